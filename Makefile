@@ -1,0 +1,57 @@
+# e-Retribusi Pasar — `make run` serves the demo, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint format browser i18n bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+# Migrate the SQLite database in instance/, load the demo, serve on http://127.0.0.1:5000
+run: install
+	$(BIN)/retribusi db upgrade
+	$(BIN)/retribusi demo
+	$(BIN)/retribusi run --host 127.0.0.1 --port 5000
+
+# Debian's Chromium for the browser tests (Playwright cannot download a browser here).
+browser:
+	@if command -v chromium >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "chromium not found: browser tests will be skipped (install Debian's chromium to run them)"; \
+	fi
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# The whole suite on SQLite, or on PostgreSQL when TEST_DATABASE_URL is set.
+test: install browser lint
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+# Extract messages, merge them into the Indonesian catalogue, compile it.
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o build/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i build/messages.pot -d retribusi/translations -l id --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d retribusi/translations
+
+bench: install
+	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache

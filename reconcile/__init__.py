@@ -1,0 +1,1 @@
+"""Statement and settlement importers, the matching engine, exceptions and reports."""

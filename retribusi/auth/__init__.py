@@ -1,0 +1,1 @@
+"""Users, roles, logins (staff password, vendor PIN), API tokens and the access policy."""

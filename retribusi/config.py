@@ -1,0 +1,104 @@
+"""Configuration: defaults, then ``RETRIBUSI_*`` environment variables and ``DATABASE_URL``, then
+the mapping a caller (a test) passes. Production refuses to start without an explicit secret key."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ENV_PREFIX = "RETRIBUSI"
+
+DEFAULTS: dict[str, Any] = {
+    # "development" (make run), "production" (gunicorn) or "test".
+    "ENV": "development",
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Bounds on what a client may send us: bank files are the largest legitimate upload.
+    "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "retribusi_session",
+    "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    # CSRF is checked by our own before_request (retribusi.security) so that token-authenticated
+    # API calls and signed bank callbacks are exempt by rule, not by a list of endpoints.
+    "WTF_CSRF_CHECK_DEFAULT": False,
+    "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_STRATEGY": "moving-window",
+    "LOGIN_RATE_LIMIT": "10 per minute; 100 per hour",
+    "LOCKOUT_AFTER_FAILURES": 5,
+    "LOCKOUT_S": 15 * 60,
+    "API_TOKEN_MAX_DAYS": 365,
+    "BABEL_DEFAULT_LOCALE": "id",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Jakarta",
+    "LANGUAGES": ("id", "en"),
+    # Number of reverse proxies in front of the app whose X-Forwarded-* headers we trust.
+    "PROXY_HOPS": 0,
+    # Argon2id cost. "fast" is for the test suite only; stored hashes carry their own parameters.
+    "ARGON2_PROFILE": "standard",
+    # flask-smorest / OpenAPI
+    "API_TITLE": "e-Retribusi Pasar",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.1.0",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "API_PAGE_SIZE_MAX": 200,
+}
+
+
+def database_url_from_env(url: str) -> str:
+    """Accept the usual ``postgres://`` / ``postgresql://`` URLs and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env(ENV_PREFIX)
+    if "DATABASE_URL" in os.environ:
+        app.config["SQLALCHEMY_DATABASE_URI"] = database_url_from_env(os.environ["DATABASE_URL"])
+    if overrides:
+        app.config.from_mapping(overrides)
+    if app.config.get("TESTING"):
+        app.config.setdefault("ENV", "test")
+
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if uri:
+        app.config["SQLALCHEMY_DATABASE_URI"] = database_url_from_env(str(uri))
+    else:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = (
+            f"sqlite:///{Path(app.instance_path) / 'retribusi.db'}"
+        )
+
+    production = app.config["ENV"] == "production"
+    if production:
+        # Browsers must never send the session over plain HTTP in production.
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+    if not app.config.get("SECRET_KEY"):
+        if production:
+            raise RuntimeError(
+                "RETRIBUSI_SECRET_KEY must be set explicitly when RETRIBUSI_ENV=production"
+            )
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+
+
+def _instance_secret(instance: Path) -> str:
+    """A development secret kept in the instance folder, so sessions survive a restart."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()

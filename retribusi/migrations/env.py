@@ -1,0 +1,55 @@
+"""Alembic environment for ``retribusi db …``: the app's engine and every package's models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from flask import current_app
+from sqlalchemy.dialects.postgresql import JSONB
+
+from retribusi.app import import_models
+from retribusi.db import UTCDateTime
+
+import_models()
+target_metadata = current_app.extensions["migrate"].db.metadata
+
+
+def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+    """Render our column types as plain SQLAlchemy types, so revisions import nothing of ours."""
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if kind == "type" and isinstance(obj, JSONB):
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return "postgresql.JSONB()"
+    return False
+
+
+def run_migrations_offline() -> None:
+    url = str(current_app.extensions["migrate"].db.engine.url)
+    context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    # Flask-SQLAlchemy >= 3 exposes the engine as ``db.engine``; the generated env.py called the
+    # deprecated ``get_engine()``, which fails under warnings-as-errors.
+    engine = current_app.extensions["migrate"].db.engine
+    conf_args = dict(current_app.extensions["migrate"].configure_args)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_item=render_item,
+            **conf_args,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,110 @@
+"""The kernel's pages: home, language switch, health; error pages and JSON errors under /api/."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from retribusi.auth.access import authenticated, current_account, public, wants_json
+from retribusi.errors import DomainError
+
+bp = Blueprint("web", __name__)
+log = logging.getLogger(__name__)
+
+
+@bp.route("/")
+@authenticated
+def home() -> ResponseReturnValue:
+    return render_template("home.html", user=current_account())
+
+
+@bp.route("/bahasa/<code>")
+@public
+def set_language(code: str) -> ResponseReturnValue:
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    referrer = request.referrer or ""
+    host = request.host_url
+    return redirect(referrer if referrer.startswith(host) else url_for("web.home"))
+
+
+@bp.route("/healthz")
+@public
+def health() -> ResponseReturnValue:
+    return jsonify(status="ok")
+
+
+def _messages() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood."),
+        401: _("Please sign in first."),
+        403: _("You do not have access to this page."),
+        404: _("The page you are looking for does not exist."),
+        405: _("This action is not allowed here."),
+        413: _("The upload is too large."),
+        429: _("Too many attempts. Please wait a moment and try again."),
+        500: _("Something went wrong on our side. Please try again later."),
+    }
+
+
+def _error_response(
+    status: int,
+    code: str,
+    message: str,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> ResponseReturnValue:
+    if wants_json():
+        body: dict[str, Any] = {"code": code, "message": message, "status": status}
+        if extra:
+            body["details"] = extra
+        return jsonify(body), status, headers or {}
+    return render_template("error.html", status=status, message=message), status, headers or {}
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError) -> ResponseReturnValue:
+        # API clients get the service's precise message; people get it in their language.
+        message = error.message if wants_json() else _messages().get(error.status, error.message)
+        return _error_response(error.status, error.code, message, error.details or None)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> ResponseReturnValue:
+        message = _("The form expired or was sent from elsewhere. Reload the page and try again.")
+        return _error_response(400, "csrf_failed", message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> ResponseReturnValue:
+        status = error.code or 500
+        message = _messages().get(status, error.description or "")
+        headers = {k: v for k, v in error.get_headers() if k.lower() in {"allow", "retry-after"}}
+        if wants_json() and status < 500 and error.description and status not in {401, 403, 404}:
+            message = error.description  # webargs/marshmallow detail is useful to API clients
+        data = getattr(error, "data", None)
+        extra = (
+            {"errors": data["messages"]} if isinstance(data, dict) and "messages" in data else None
+        )
+        name = (error.name or "error").lower().replace(" ", "_")
+        return _error_response(status, name, message, extra, headers)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> ResponseReturnValue:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error_response(500, "internal_error", _messages()[500])

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from retribusi import create_app
+from retribusi.auth.access import public
+from retribusi.auth.models import Role
+from tests.conftest import AuthActions, base_config
+
+
+def test_login_page_is_indonesian_by_default_and_switches_to_english(client: FlaskClient) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    assert "Masuk" in page and 'lang="id"' in page
+    client.get("/bahasa/en", headers={"Referer": "http://localhost/login"})
+    page = client.get("/login").get_data(as_text=True)
+    assert "Sign in" in page and 'lang="en"' in page
+
+
+def test_unknown_language_is_ignored(client: FlaskClient) -> None:
+    client.get("/bahasa/xx")
+    assert 'lang="id"' in client.get("/login").get_data(as_text=True)
+
+
+def test_security_headers(client: FlaskClient) -> None:
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_pages_load_nothing_from_other_origins(client: FlaskClient) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    assert "http://" not in page.replace("http://localhost", "")
+    assert "https://" not in page
+    assert "<script" not in page and "style=" not in page
+
+
+def test_unknown_url_gives_friendly_404(client: FlaskClient) -> None:
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "tidak ada" in response.get_data(as_text=True)
+    assert response.mimetype == "text/html"
+
+
+def test_unknown_api_url_gives_json_404(client: FlaskClient) -> None:
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "not_found"
+
+
+def test_server_error_page_is_friendly(app_config: dict[str, Any]) -> None:
+    app = create_app(app_config)
+
+    @app.route("/boom")
+    @public
+    def boom() -> str:
+        raise RuntimeError("kaboom")
+
+    with app.test_client() as client:
+        response = client.get("/boom")
+    assert response.status_code == 500
+    assert "kaboom" not in response.get_data(as_text=True)
+    assert "kesalahan" in response.get_data(as_text=True).lower()
+
+
+def test_endpoint_without_access_policy_stops_the_app(app_config: dict[str, Any]) -> None:
+    from retribusi.auth.access import check_all_declared
+
+    app = create_app(app_config)
+    app.add_url_rule("/forgotten", "forgotten", lambda: "open")
+    with pytest.raises(RuntimeError, match="forgotten"):
+        check_all_declared(app)
+
+
+def test_session_cookie_is_httponly_and_samesite(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login_as(Role.ADMIN)
+    cookie = client.get_cookie("retribusi_session")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
+
+
+def test_production_refuses_to_start_without_secret(
+    monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    monkeypatch.setenv("RETRIBUSI_ENV", "production")
+    monkeypatch.delenv("RETRIBUSI_SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="RETRIBUSI_SECRET_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    monkeypatch.setenv("RETRIBUSI_SECRET_KEY", "a-real-secret")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_development_secret_is_generated_once_and_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("RETRIBUSI_INSTANCE_PATH", str(tmp_path / "instance"))
+    first = create_app({"TESTING": False})
+    second = create_app({"TESTING": False})
+    secret_file = tmp_path / "instance" / "secret_key"
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"] == secret_file.read_text()
+    assert stat.S_IMODE(os.stat(secret_file).st_mode) == 0o600
+    assert first.config["SQLALCHEMY_DATABASE_URI"].endswith("instance/retribusi.db")
+    assert first.config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_database_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db.internal/retribusi")
+    app = create_app({"SECRET_KEY": "x"})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.internal/retribusi"
+
+
+def test_prefixed_environment_overrides(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
+    monkeypatch.setenv("RETRIBUSI_LOCKOUT_AFTER_FAILURES", "3")
+    app = create_app(base_config(database_url))
+    assert app.config["LOCKOUT_AFTER_FAILURES"] == 3

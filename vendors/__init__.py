@@ -1,0 +1,1 @@
+"""Markets, blocks, stalls, vendors, occupancy rights (SHP) and bulk import."""
