@@ -44,11 +44,22 @@ format: install
 test: install browser lint
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
-# Extract messages, merge them into the Indonesian catalogue, compile it.
+# Extract each unit's messages, merge them into its Indonesian catalogue, compile it.
+I18N_UNITS := retribusi retribusi/levy vendors payments reconcile
 i18n: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o build/messages.pot --no-location --sort-output .
-	$(BIN)/pybabel update -i build/messages.pot -d retribusi/translations -l id --no-fuzzy-matching --ignore-obsolete
-	$(BIN)/pybabel compile -d retribusi/translations
+	@mkdir -p build
+	@for unit in $(I18N_UNITS); do \
+	  pot=build/$$(echo $$unit | tr / -).pot; \
+	  $(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	    $$( [ $$unit = retribusi ] && echo --ignore-dirs=levy ) -o $$pot $$unit || exit 1; \
+	  grep -q '^msgid "[^"]' $$pot || continue; \
+	  if [ -f $$unit/translations/id/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel update -i $$pot -d $$unit/translations -l id --no-fuzzy-matching --ignore-obsolete; \
+	  else \
+	    $(BIN)/pybabel init -i $$pot -d $$unit/translations -l id; \
+	  fi; \
+	  $(BIN)/pybabel compile -d $$unit/translations || exit 1; \
+	done
 
 bench: install
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

@@ -60,10 +60,16 @@ def current_languages() -> tuple[str, ...]:
     return tuple(current_app.config["LANGUAGES"])
 
 
+# Each unit keeps its own Indonesian catalogue; Flask-Babel merges them.
+I18N_UNITS = ("retribusi", "retribusi/levy", "vendors", "payments", "reconcile")
+
+
 def import_models() -> None:
     """Import every package's models so that ``Base.metadata`` knows all tables (migrations)."""
     import retribusi.audit
-    import retribusi.auth.models  # noqa: F401
+    import retribusi.auth.models
+    import retribusi.levy.models  # noqa: F401
+    import vendors.models  # noqa: F401
 
 
 def register_extensions(app: Flask) -> None:
@@ -73,6 +79,11 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, compare_type=True, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app.config.setdefault(
+        "BABEL_TRANSLATION_DIRECTORIES",
+        ";".join(os.path.join(root, unit, "translations") for unit in I18N_UNITS),
+    )
     babel.init_app(app, locale_selector=_select_locale)
     init_login(app, login_manager)
     app.extensions["retribusi.api"] = Api(app)
@@ -90,6 +101,14 @@ def register_blueprints(app: Flask) -> None:
     api: Api = app.extensions["retribusi.api"]
     api.register_blueprint(kernel_api)
     register_error_handlers(app)
+
+    # Domain packages, in the direction imports flow: each registers its blueprints, API, CLI
+    # groups and demo steps.
+    import retribusi.levy.setup
+    import vendors.setup
+
+    vendors.setup.init_app(app)
+    retribusi.levy.setup.init_app(app)
 
 
 def register_hooks(app: Flask) -> None:

@@ -63,7 +63,7 @@ class Base(DeclarativeBase):
 
     registry = registry(
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
-        type_annotation_map={datetime: UTCDateTime(), dict[str, Any]: JsonDoc},
+        type_annotation_map={datetime: UTCDateTime(), dict[str, Any]: JsonDoc, list[int]: JsonDoc},
     )
 
 

@@ -27,6 +27,9 @@ from retribusi.auth.models import Role, User
 from retribusi.extensions import db, limiter
 from tests.factories import make_user
 
+# One Chromium per test worker for every page test: Playwright's sync API allows one per thread.
+pytest_plugins = ["tests.browser.fixtures"]
+
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 REQUIRE_PG = os.environ.get("RETRIBUSI_REQUIRE_POSTGRES") == "1"
 CSRF_RE = re.compile(
@@ -56,7 +59,7 @@ def base_config(url: str) -> dict[str, Any]:
 
 def _pg_worker_url(worker: str) -> str:
     url = sa.make_url(PG_URL).set(drivername="postgresql+psycopg")
-    name = f"retribusi_test_{worker}"
+    name = f"{os.environ.get('RETRIBUSI_TEST_DB_PREFIX', 'retribusi_test')}_{worker}"
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

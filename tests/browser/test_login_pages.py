@@ -9,7 +9,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from retribusi.auth.models import Role
-from tests.browser.conftest import ARTIFACTS, Traffic, save_artifact
+from tests.browser.fixtures import ARTIFACTS, Traffic, save_artifact
 from tests.factories import make_user
 
 pytestmark = pytest.mark.browser

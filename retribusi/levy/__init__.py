@@ -1,0 +1,1 @@
+"""The levy: tariffs, bills (SKRD), sanctions (STRD), reliefs and outages, arrears."""

@@ -1,0 +1,33 @@
+"""Wires the vendor registry into the application (called by ``create_app``)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from vendors.importer import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS
+from vendors.placements import DEFAULT_VACANCY_MONTHS
+
+DEFAULTS = {
+    # Bounds on an import: the largest file and the most rows one import may carry.
+    "VENDORS_IMPORT_MAX_BYTES": DEFAULT_MAX_BYTES,
+    "VENDORS_IMPORT_MAX_ROWS": DEFAULT_MAX_ROWS,
+    # Months a place must stand unused before its SHP may be revoked for vacancy (Pasar Legi: 2).
+    "VENDORS_VACANCY_MONTHS": DEFAULT_VACANCY_MONTHS,
+    # Size of the demo population (retribusi demo).
+    "VENDORS_DEMO_VENDORS": 5000,
+}
+
+
+def init_app(app: Flask) -> None:
+    """Register the registry's blueprints, API, CLI commands and demo step."""
+    from vendors.api import blp as api_blp
+    from vendors.cli import vendors_cli
+    from vendors.demo import demo_step
+    from vendors.views import bp
+
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    app.register_blueprint(bp)
+    app.extensions["retribusi.api"].register_blueprint(api_blp)
+    app.cli.add_command(vendors_cli)
+    app.extensions["retribusi.demo_steps"].append(demo_step)
