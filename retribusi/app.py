@@ -66,6 +66,7 @@ I18N_UNITS = ("retribusi", "retribusi/levy", "vendors", "payments", "reconcile")
 
 def import_models() -> None:
     """Import every package's models so that ``Base.metadata`` knows all tables (migrations)."""
+    import payments.models  # noqa: F401
     import retribusi.audit
     import retribusi.auth.models
     import retribusi.levy.models  # noqa: F401
@@ -104,11 +105,13 @@ def register_blueprints(app: Flask) -> None:
 
     # Domain packages, in the direction imports flow: each registers its blueprints, API, CLI
     # groups and demo steps.
+    import payments.setup
     import retribusi.levy.setup
     import vendors.setup
 
     vendors.setup.init_app(app)
     retribusi.levy.setup.init_app(app)
+    payments.setup.init_app(app)
 
 
 def register_hooks(app: Flask) -> None:

@@ -59,6 +59,13 @@ class PaymentLedger(Protocol):
         """Every bill's allocations so far, as seen inside ``session`` (uncommitted included)."""
         ...
 
+    def apply_credit(
+        self, session: AnySession, vendor_ids: Iterable[int], *, as_of: date, actor: str
+    ) -> int:
+        """Pay newly issued bills from the vendors' credit, inside the caller's transaction;
+        returns the rupiah applied."""
+        ...
+
 
 class NothingPaid:
     """The ledger before the payment core exists."""
@@ -67,6 +74,11 @@ class NothingPaid:
         self, session: AnySession, bill_ids: Sequence[int]
     ) -> Mapping[int, Sequence[PaidPortion]]:
         return {}
+
+    def apply_credit(
+        self, session: AnySession, vendor_ids: Iterable[int], *, as_of: date, actor: str
+    ) -> int:
+        return 0
 
 
 def register_payment_ledger(app: Flask, ledger: PaymentLedger) -> None:

@@ -514,6 +514,8 @@ class RunSummary:
     by_market: dict[str, dict[str, int]] = field(default_factory=dict)
     digest: str = ""
     run_id: int | None = None
+    # Paid at once from the vendors' credit (the payment core); a dry run does not apply it.
+    credit_applied_idr: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -533,6 +535,7 @@ class RunSummary:
             "stale": self.stale,
             "by_market": dict(sorted(self.by_market.items())),
             "digest": self.digest,
+            "credit_applied_idr": self.credit_applied_idr,
         }
 
 
@@ -889,6 +892,9 @@ def issue_bills(
                 actor=actor,
                 run_id=run.id,
             )
+            summary.credit_applied_idr = payment_ledger().apply_credit(
+                session, {d.row.vendor_id for d in drafts}, as_of=today, actor=actor
+            )
             record_event(
                 session,
                 actor=actor,
@@ -1178,6 +1184,9 @@ def _write_one(
         actor=actor,
         run_id=None,
         replaces_id=replaces_id,
+    )
+    payment_ledger().apply_credit(
+        session, [draft.row.vendor_id], as_of=clock.today_wib(), actor=actor
     )
     bill = session.get(Bill, bill_id)
     assert bill is not None

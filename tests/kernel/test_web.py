@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -97,6 +99,13 @@ def test_production_refuses_to_start_without_secret(
     with pytest.raises(RuntimeError, match="RETRIBUSI_SECRET_KEY"):
         create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     monkeypatch.setenv("RETRIBUSI_SECRET_KEY", "a-real-secret")
+    # Workers on several hosts must sign receipts with one key: it is never made on the fly.
+    with pytest.raises(RuntimeError, match="RETRIBUSI_RECEIPT_SIGNING_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    monkeypatch.setenv("RETRIBUSI_RECEIPT_SIGNING_KEY", pem.decode())
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     assert app.config["SESSION_COOKIE_SECURE"] is True
 

@@ -4,19 +4,15 @@ levy helpers for tests."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from flask import Flask
 from sqlalchemy import func, select
 
 from retribusi import clock
 from retribusi.audit import AuditEvent
-from retribusi.db import AnySession
 from retribusi.extensions import db
-from retribusi.levy.balances import PaidPortion, register_payment_ledger
 from retribusi.levy.tariffs import load_illustrative_tariffs
 from vendors.models import (
     Block,
@@ -179,26 +175,3 @@ def count(model: type) -> int:
 
 def audit_count() -> int:
     return count(AuditEvent)
-
-
-class FakeLedger:
-    """A payment ledger for tests: portions set by hand, keyed by bill id."""
-
-    def __init__(self) -> None:
-        self.portions: dict[int, list[PaidPortion]] = {}
-
-    def pay(self, bill_id: int, paid_on: date, principal_idr: int, sanction_idr: int = 0) -> None:
-        self.portions.setdefault(bill_id, []).append(
-            PaidPortion(paid_on, principal_idr, sanction_idr)
-        )
-
-    def paid_portions(
-        self, session: AnySession, bill_ids: Sequence[int]
-    ) -> Mapping[int, Sequence[PaidPortion]]:
-        return {i: self.portions[i] for i in bill_ids if i in self.portions}
-
-
-def fake_ledger(app: Flask) -> FakeLedger:
-    ledger = FakeLedger()
-    register_payment_ledger(app, ledger)
-    return ledger

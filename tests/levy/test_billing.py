@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from payments.ledger import reverse_payment
+from payments.models import Allocation, Component
+from retribusi import clock
 from retribusi.audit import AuditEvent
 from retribusi.db import transaction
 from retribusi.errors import Conflict, DomainError, ValidationFailed
@@ -26,6 +29,7 @@ from retribusi.levy.models import Bill, BillingRun, BillKind, BillLine, BillStat
 from retribusi.levy.reliefs import ReliefInput, add_relief
 from retribusi.levy.tariffs import TariffInput, add_tariff_version
 from tests.levy import factories as f
+from tests.payments.factories import pay
 from vendors.models import StallType
 
 TODAY = date(2026, 11, 23)  # the frozen clock, in Jakarta
@@ -338,19 +342,16 @@ def test_void_with_reason_and_reissue_with_current_tariff(app: Flask, klewer: f.
 
 
 def test_voiding_a_paid_bill_is_refused(app: Flask, klewer: f.Holding) -> None:
-    ledger = f.fake_ledger(app)
     issue_bills("2026-11", actor="test")
     (bill,) = bills()
-    ledger.pay(bill.id, TODAY, 157_500)
-    with transaction(db.session):
-        assert sync_bill_status(db.session, bill.id, as_of=TODAY, actor="payments") is (
-            BillStatus.PAID
-        )
+    pay(klewer.vendor.id, 157_500)
+    assert db.session.get(Bill, bill.id).status is BillStatus.PAID  # type: ignore[union-attr]
     refused(
         lambda: void_bill(bill.id, reason="wrong stall, vendor says", actor="test"),
         Conflict,
         "has_payments",
     )
+    db.session.expire_all()
     assert db.session.get(Bill, bill.id).status is BillStatus.PAID  # type: ignore[union-attr]
 
 
@@ -368,45 +369,61 @@ def test_issued_bills_cannot_be_repriced_in_the_database(app: Flask, klewer: f.H
     assert bills()[0].principal_idr == 157_500
 
 
-def test_status_follows_the_ledger(app: Flask, klewer: f.Holding, frozen_clock: Any) -> None:
-    ledger = f.fake_ledger(app)
+def status(bill_id: int) -> BillStatus:
+    db.session.expire_all()
+    found = db.session.get(Bill, bill_id)
+    assert found is not None
+    return found.status
+
+
+def test_status_follows_the_ledger(app: Flask, klewer: f.Holding) -> None:
     issue_bills("2026-10", actor="test", issued_on=date(2026, 10, 1))
     (bill,) = bills()
     assert bill.due_on == date(2026, 10, 10)
-    ledger.pay(bill.id, date(2026, 10, 5), 100_000)
-    with transaction(db.session):
-        assert sync_bill_status(db.session, bill.id, as_of=TODAY, actor="p") is (
-            BillStatus.PARTIALLY_PAID
-        )
+    vendor_id = klewer.vendor.id
+    early = pay(vendor_id, 100_000, paid_at=datetime(2026, 10, 5, 3, tzinfo=UTC))
+    assert status(bill.id) is BillStatus.PARTIALLY_PAID
     # Rest of the principal one month and a half late: 1 % of 57,500 = 575 sanction.
-    ledger.pay(bill.id, date(2026, 11, 23), 57_500)
-    (open_bill,) = open_bills_for_vendor(klewer.vendor.id, TODAY)
+    late = pay(vendor_id, 57_500)
+    (open_bill,) = open_bills_for_vendor(vendor_id, TODAY)
     assert (open_bill.principal_outstanding_idr, open_bill.sanction_outstanding_idr) == (0, 575)
-    with transaction(db.session):
-        assert sync_bill_status(db.session, bill.id, as_of=TODAY, actor="p") is (
-            BillStatus.PARTIALLY_PAID
+    assert status(bill.id) is BillStatus.PARTIALLY_PAID
+    last = pay(vendor_id, 575)
+    assert status(bill.id) is BillStatus.PAID
+    assert open_bills_for_vendor(vendor_id, TODAY) == []
+    for recorded in (last, late, early):
+        reverse_payment(
+            recorded.payment_id, reference="REV", reason="bank reversed it", actor="test"
         )
-    ledger.pay(bill.id, date(2026, 11, 23), 0, 575)
-    with transaction(db.session):
-        assert sync_bill_status(db.session, bill.id, as_of=TODAY, actor="p") is BillStatus.PAID
-    assert open_bills_for_vendor(klewer.vendor.id, TODAY) == []
-    ledger.portions.clear()  # every allocation reversed
-    with transaction(db.session):
-        assert sync_bill_status(db.session, bill.id, as_of=TODAY, actor="p") is BillStatus.ISSUED
+    assert status(bill.id) is BillStatus.ISSUED
 
 
 def test_over_allocation_is_refused(app: Flask, klewer: f.Holding) -> None:
-    ledger = f.fake_ledger(app)
     issue_bills("2026-11", actor="test")
     (bill,) = bills()
-    ledger.pay(bill.id, TODAY, 157_501)
+    paid = pay(klewer.vendor.id, 157_500)
+
+    def allocate(component: Component, amount_idr: int) -> Allocation:
+        return Allocation(
+            payment_id=paid.payment_id,
+            bill_id=bill.id,
+            component=component,
+            amount_idr=amount_idr,
+            paid_on=TODAY,
+            created_at=clock.now(),
+        )
+
+    # The database refuses a rupiah of principal beyond the bill's.
+    db.session.add(allocate(Component.PRINCIPAL, 1))
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+    # Sanction within the regime's ceiling passes the database, but none is due before the due
+    # date: the status sync refuses it.
+    db.session.add(allocate(Component.SANCTION, 1))
     with pytest.raises(Conflict) as caught, transaction(db.session):
         sync_bill_status(db.session, bill.id, as_of=TODAY, actor="p")
     assert reason_of(caught.value) == "over_allocated"
-    ledger.portions.clear()
-    ledger.pay(bill.id, TODAY, 0, 1)  # no sanction is due before the due date
-    with pytest.raises(Conflict), transaction(db.session):
-        sync_bill_status(db.session, bill.id, as_of=TODAY, actor="p")
 
 
 def test_open_bills_oldest_first_with_sanction_apart(app: Flask, klewer: f.Holding) -> None:

@@ -1,0 +1,16 @@
+"""Wires the payment core into the application (called by ``create_app``)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """The ledger the levy reads, the receipt key, the CLI commands."""
+    from payments.cli import ledger_cli
+    from payments.ledger import init_ledger
+    from payments.receipts import init_receipts
+
+    init_ledger(app)
+    init_receipts(app)
+    app.cli.add_command(ledger_cli)
