@@ -44,14 +44,16 @@ format: install
 test: install browser lint
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
-# Extract each unit's messages, merge them into its Indonesian catalogue, compile it.
-I18N_UNITS := retribusi retribusi/levy vendors payments reconcile
+# Extract each unit's messages, merge them into its Indonesian catalogue, compile it. A unit
+# nested in another (retribusi/levy in retribusi) keeps its own catalogue.
+I18N_UNITS := retribusi retribusi/levy vendors payments payments/qris payments/va payments/sim reconcile
 i18n: install
 	@mkdir -p build
 	@for unit in $(I18N_UNITS); do \
 	  pot=build/$$(echo $$unit | tr / -).pot; \
+	  ignore=$$(for other in $(I18N_UNITS); do case $$other in $$unit/*) echo --ignore-dirs=$${other#$$unit/};; esac; done); \
 	  $(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
-	    $$( [ $$unit = retribusi ] && echo --ignore-dirs=levy ) -o $$pot $$unit || exit 1; \
+	    $$ignore -o $$pot $$unit || exit 1; \
 	  grep -q '^msgid "[^"]' $$pot || continue; \
 	  if [ -f $$unit/translations/id/LC_MESSAGES/messages.po ]; then \
 	    $(BIN)/pybabel update -i $$pot -d $$unit/translations -l id --no-fuzzy-matching --ignore-obsolete; \

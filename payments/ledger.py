@@ -80,6 +80,7 @@ class PaymentIn:
     target_bill_ids: tuple[int, ...] = ()
     market_id: int | None = None
     stall_id: int | None = None
+    va_number: str | None = None
     flags: Mapping[str, Any] = field(default_factory=dict)
 
     def meaning(self) -> str:
@@ -94,6 +95,7 @@ class PaymentIn:
             "targets": sorted(self.target_bill_ids),
             "market": self.market_id,
             "stall": self.stall_id,
+            "va": self.va_number,
         }
         body = json.dumps(facts, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(body.encode()).hexdigest()
@@ -205,6 +207,9 @@ def _check(incoming: PaymentIn) -> None:
     skew = timedelta(seconds=int(current_app.config["PAYMENT_FUTURE_SKEW_S"]))
     if paid_at > clock.now() + skew:
         raise invalid("paid_at", "future", "the payment time is in the future")
+    va = incoming.va_number
+    if va is not None and not (va.isascii() and va.isdigit() and 1 <= len(va) <= 32):
+        raise invalid("va_number", "format", "a virtual account number is 1-32 digits")
     if len(incoming.target_bill_ids) > MAX_TARGETS:
         raise invalid("target_bill_ids", "too_many", f"at most {MAX_TARGETS} bills per payment")
 
@@ -347,6 +352,7 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
         vendor_id=incoming.vendor_id,
         market_id=incoming.market_id,
         stall_id=incoming.stall_id,
+        va_number=incoming.va_number,
         amount_idr=incoming.amount_idr,
         paid_at=incoming.paid_at,
         paid_on=paid_on,

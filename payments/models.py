@@ -86,6 +86,8 @@ class Payment(Base):
     # market): for scope and collection reports. None when only the vendor is known.
     market_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("markets.id"))
     stall_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("stalls.id"))
+    # The virtual account paid into (VA channel, digits only): reconciliation's first key.
+    va_number: Mapped[str | None] = mapped_column(String(32), index=True)
     amount_idr: Mapped[int] = mapped_column(BigInteger)
     paid_at: Mapped[datetime]
     paid_on: Mapped[date]  # the business day (Asia/Jakarta) of paid_at

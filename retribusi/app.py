@@ -61,7 +61,16 @@ def current_languages() -> tuple[str, ...]:
 
 
 # Each unit keeps its own Indonesian catalogue; Flask-Babel merges them.
-I18N_UNITS = ("retribusi", "retribusi/levy", "vendors", "payments", "reconcile")
+I18N_UNITS = (
+    "retribusi",
+    "retribusi/levy",
+    "vendors",
+    "payments",
+    "payments/qris",
+    "payments/va",
+    "payments/sim",
+    "reconcile",
+)
 
 
 def import_models() -> None:

@@ -62,6 +62,7 @@ def upgrade():
     sa.Column('vendor_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('market_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('stall_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('va_number', sa.String(length=32), nullable=True),
     sa.Column('amount_idr', sa.BigInteger(), nullable=False),
     sa.Column('paid_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('paid_on', sa.Date(), nullable=False),
@@ -80,6 +81,7 @@ def upgrade():
     )
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.create_index('ix_payments_paid_on', ['paid_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payments_va_number'), ['va_number'], unique=False)
         batch_op.create_index('ix_payments_vendor_paid', ['vendor_id', 'paid_at'], unique=False)
 
     op.create_table('deposit_items',
@@ -290,6 +292,7 @@ def downgrade():
     op.drop_table('deposit_items')
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_index('ix_payments_vendor_paid')
+        batch_op.drop_index(batch_op.f('ix_payments_va_number'))
         batch_op.drop_index('ix_payments_paid_on')
 
     op.drop_table('payments')
