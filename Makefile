@@ -46,10 +46,11 @@ test: install browser lint
 
 # Extract each unit's messages, merge them into its Indonesian catalogue, compile it. A unit
 # nested in another (retribusi/levy in retribusi) keeps its own catalogue.
-I18N_UNITS := retribusi retribusi/levy vendors payments payments/qris payments/va payments/sim reconcile
+I18N_UNITS := retribusi retribusi/levy vendors payments payments/qris payments/va payments/sim payments/portal reconcile
 i18n: install
 	@mkdir -p build
 	@for unit in $(I18N_UNITS); do \
+	  [ -d $$unit ] || continue; \
 	  pot=build/$$(echo $$unit | tr / -).pot; \
 	  ignore=$$(for other in $(I18N_UNITS); do case $$other in $$unit/*) echo --ignore-dirs=$${other#$$unit/};; esac; done); \
 	  $(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \

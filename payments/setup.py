@@ -6,11 +6,13 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """The ledger the levy reads, the receipt key, the CLI commands."""
+    """The ledger the levy reads, the receipt key, the front doors, the CLI commands."""
     from payments.cli import ledger_cli
     from payments.ledger import init_ledger
+    from payments.portal.setup import init_portal
     from payments.receipts import init_receipts
 
     init_ledger(app)
     init_receipts(app)
+    init_portal(app)
     app.cli.add_command(ledger_cli)

@@ -69,6 +69,7 @@ I18N_UNITS = (
     "payments/qris",
     "payments/va",
     "payments/sim",
+    "payments/portal",
     "reconcile",
 )
 
@@ -98,6 +99,7 @@ def register_extensions(app: Flask) -> None:
     init_login(app, login_manager)
     app.extensions["retribusi.api"] = Api(app)
     app.jinja_env.filters["rupiah"] = format_idr
+    app.jinja_env.filters["wib"] = clock.format_wib
 
 
 def register_blueprints(app: Flask) -> None:

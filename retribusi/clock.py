@@ -70,6 +70,11 @@ def to_wib(at: datetime) -> datetime:
     return _aware(at).astimezone(JAKARTA)
 
 
+def format_wib(at: datetime) -> str:
+    """``23-11-2026 10:00 WIB``: how a time is shown to people, in Solo's zone."""
+    return to_wib(at).strftime("%d-%m-%Y %H:%M WIB")
+
+
 def business_date(at: datetime) -> date:
     """The Jakarta calendar date of an instant: 23:30 UTC is already tomorrow in Solo."""
     return to_wib(at).date()

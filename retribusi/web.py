@@ -25,13 +25,20 @@ from retribusi.auth.access import authenticated, current_account, public, wants_
 from retribusi.errors import DomainError
 
 bp = Blueprint("web", __name__)
+# app.extensions[FRONT_DOORS][role] = endpoint: where "/" takes a signed-in user of that role.
+FRONT_DOORS = "retribusi.front_doors"
 log = logging.getLogger(__name__)
 
 
 @bp.route("/")
 @authenticated
 def home() -> ResponseReturnValue:
-    return render_template("home.html", user=current_account())
+    """Each role's front door, when a domain package registered one (``FRONT_DOORS``)."""
+    user = current_account()
+    door = current_app.extensions.get(FRONT_DOORS, {}).get(user.role)
+    if door is not None:
+        return redirect(url_for(door))
+    return render_template("home.html", user=user)
 
 
 @bp.route("/bahasa/<code>")

@@ -51,3 +51,24 @@ def test_every_message_is_translated_and_compiled(unit: str) -> None:
     )
     assert stale == [], "messages.mo is out of date: run `make i18n`"
     assert sorted(m.id for m in po if m.id and m.fuzzy) == []
+
+
+def test_units_agree_on_shared_messages() -> None:
+    """Flask-Babel merges the catalogues: a msgid two units share gets one translation, so the
+    units must agree on it (otherwise one page silently shows the other unit's words)."""
+    seen: dict[str, tuple[str, str]] = {}
+    disagreements = []
+    for unit in I18N_UNITS:
+        path = ROOT / unit / "translations" / "id" / "LC_MESSAGES" / "messages.po"
+        if not path.exists():
+            continue
+        with path.open("rb") as handle:
+            for message in read_po(handle):
+                if not message.id or not message.string:
+                    continue
+                key = message.id if isinstance(message.id, str) else message.id[0]
+                text = message.string if isinstance(message.string, str) else message.string[0]
+                first = seen.setdefault(key, (unit, text))
+                if first[1] != text:
+                    disagreements.append((key, first, (unit, text)))
+    assert disagreements == []

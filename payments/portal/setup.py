@@ -1,0 +1,28 @@
+"""Wires the front doors: the vendor's and the officer's pages, and where "/" takes them.
+
+Channels add to the vendor's page without the portal knowing them: each appends a template
+name to ``app.extensions[PAY_OPTIONS]`` (shown under the bills, with ``account`` in context),
+``RECEIPT_LINKS`` (beside each receipt in the history, with ``entry``) or ``OFFICER_LINKS``
+(the officer's task list)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from retribusi.auth.models import Role
+from retribusi.web import FRONT_DOORS
+
+PAY_OPTIONS = "portal.pay_options"
+RECEIPT_LINKS = "portal.receipt_links"
+OFFICER_LINKS = "portal.officer_links"
+
+
+def init_portal(app: Flask) -> None:
+    from payments.portal.views import bp
+
+    for key in (PAY_OPTIONS, RECEIPT_LINKS, OFFICER_LINKS):
+        app.extensions.setdefault(key, [])
+    doors = app.extensions.setdefault(FRONT_DOORS, {})
+    doors[Role.VENDOR] = "portal.mine"
+    doors[Role.OFFICER] = "portal.officer"
+    app.register_blueprint(bp)

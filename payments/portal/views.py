@@ -1,0 +1,96 @@
+"""The vendor's pages (``/saya``) and the officer's day (``/petugas``): thin views over
+``payments.portal.services``; every write goes through the ledger and the channels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from payments.portal.services import (
+    latest_payment_id,
+    officer_day,
+    payer_vendors,
+    payment_history,
+    vendor_account,
+    vendor_for_payer,
+)
+from payments.portal.setup import OFFICER_LINKS, PAY_OPTIONS, RECEIPT_LINKS
+from retribusi import clock
+from retribusi.auth.access import current_account, roles_required
+from retribusi.auth.models import Role
+from retribusi.levy.arrears import arrears
+from retribusi.levy.rules import AGE_BUCKETS
+
+bp = Blueprint(
+    "portal",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/portal",
+)
+
+
+@bp.context_processor
+def _extension_points() -> dict[str, Any]:
+    return {
+        "pay_options": current_app.extensions.get(PAY_OPTIONS, []),
+        "receipt_links": current_app.extensions.get(RECEIPT_LINKS, []),
+        "officer_links": current_app.extensions.get(OFFICER_LINKS, []),
+    }
+
+
+@bp.route("/saya")
+@roles_required(Role.VENDOR)
+def mine() -> ResponseReturnValue:
+    vendors = payer_vendors(current_account())
+    if len(vendors) == 1:
+        return redirect(url_for("portal.account", vendor_id=vendors[0].id))
+    return render_template("portal/choose.html", vendors=vendors)
+
+
+@bp.route("/saya/<int:vendor_id>")
+@roles_required(Role.VENDOR)
+def account(vendor_id: int) -> ResponseReturnValue:
+    user = current_account()
+    vendor = vendor_for_payer(user, vendor_id)
+    return render_template(
+        "portal/account.html",
+        account=vendor_account(vendor),
+        latest=latest_payment_id(vendor.id),
+        proxy=vendor.user_id != user.id,
+    )
+
+
+@bp.route("/saya/<int:vendor_id>/riwayat")
+@roles_required(Role.VENDOR)
+def history(vendor_id: int) -> ResponseReturnValue:
+    vendor = vendor_for_payer(current_account(), vendor_id)
+    return render_template("portal/history.html", vendor=vendor, entries=payment_history(vendor.id))
+
+
+@bp.route("/saya/<int:vendor_id>/status.json")
+@roles_required(Role.VENDOR)
+def status(vendor_id: int) -> ResponseReturnValue:
+    """Polled by the pay page so the vendor sees the payment land without reloading."""
+    vendor = vendor_for_payer(current_account(), vendor_id)
+    owed = vendor_account(vendor)
+    return jsonify(
+        latest_payment_id=latest_payment_id(vendor.id),
+        outstanding_idr=owed.outstanding_idr,
+        credit_idr=owed.credit_idr,
+    )
+
+
+@bp.route("/petugas")
+@roles_required(Role.OFFICER, Role.ADMIN, Role.FINANCE)
+def officer() -> ResponseReturnValue:
+    user = current_account()
+    today = clock.today_wib()
+    return render_template(
+        "portal/officer.html",
+        day=officer_day(user, today),
+        arrears=arrears(user, as_of=today),
+        buckets=AGE_BUCKETS,
+    )

@@ -1,0 +1,141 @@
+"""The vendor's and the officer's front doors through real logins and real data."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from retribusi.auth.models import Role, User
+from retribusi.extensions import db
+from retribusi.levy.billing import issue_bills
+from tests.conftest import AuthActions
+from tests.levy import factories as f
+from tests.payments.factories import pay
+from vendors.models import Vendor
+
+MONTH_IDR = 157_500
+
+
+def _bill_months(*months: str) -> None:
+    for month in months:
+        first = date(int(month[:4]), int(month[5:]), 1)
+        issue_bills(month, actor="test", issued_on=first)
+
+
+@pytest.fixture
+def vendor_login(app: Flask, auth: AuthActions) -> tuple[User, f.Holding]:
+    """A vendor signed in with their phone and PIN, holding a Klewer kios billed Sep-Nov."""
+    user = auth.login_as(Role.VENDOR)
+    with app.app_context():
+        f.illustrative_tariffs()
+        holding = f.holding("KLEWER", area_m2="5")
+        vendor = db.session.get(Vendor, holding.vendor.id)
+        assert vendor is not None
+        vendor.user_id = user.id
+        db.session.commit()
+        _bill_months("2026-09", "2026-10", "2026-11")
+    return user, holding
+
+
+def text(client: FlaskClient, path: str, status: int = 200) -> str:
+    response = client.get(path, follow_redirects=True)
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    return response.get_data(as_text=True)
+
+
+def test_the_vendor_lands_on_their_bills_with_sanctions_in_plain_words(
+    app: Flask, client: FlaskClient, vendor_login: tuple[User, f.Holding]
+) -> None:
+    _user, holding = vendor_login
+    page = text(client, "/")
+    assert holding.vendor.full_name in page
+    # On 23 Nov: Sep 2 months late (3 150), Oct 1 month (1 575), Nov not yet due.
+    assert "Rp477.225" in page  # 3 × 157 500 + 3 150 + 1 575
+    assert "Bulan 2026-09" in page and "Bulan 2026-11" in page
+    assert (
+        "Sanksi keterlambatan (denda): 1% per bulan dari pokok yang belum dibayar, "
+        "2 bulan sejak jatuh tempo = Rp3.150"
+    ) in page
+    assert 'src="/static/portal/portal.js"' in page
+    assert "<script>" not in page  # no inline script
+
+
+def test_the_payment_shows_on_the_page_and_in_the_history(
+    app: Flask, client: FlaskClient, vendor_login: tuple[User, f.Holding]
+) -> None:
+    _user, holding = vendor_login
+    path = f"/saya/{holding.vendor.id}"
+    before = client.get(f"{path}/status.json").get_json()
+    assert before["latest_payment_id"] == 0 and before["outstanding_idr"] == 477_225
+    with app.app_context():
+        paid = pay(
+            holding.vendor.id, MONTH_IDR + 3_150, paid_at=datetime(2026, 11, 23, 2, tzinfo=UTC)
+        )
+    after = client.get(f"{path}/status.json").get_json()
+    assert after["latest_payment_id"] == paid.payment_id
+    assert after["outstanding_idr"] == 477_225 - MONTH_IDR - 3_150
+    history = text(client, f"{path}/riwayat")
+    assert paid.receipt_number in history and "Rp160.650" in history
+    assert "23-11-2026 09:00 WIB" in history
+
+
+def test_a_vendor_cannot_open_another_vendors_account(
+    app: Flask, client: FlaskClient, vendor_login: tuple[User, f.Holding]
+) -> None:
+    with app.app_context():
+        other = f.holding("LEGI")
+    for path in (f"/saya/{other.vendor.id}", f"/saya/{other.vendor.id}/status.json"):
+        assert client.get(path).status_code == 403
+
+
+def test_a_proxy_payer_chooses_whom_to_pay_for(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    user = auth.login_as(Role.VENDOR)
+    with app.app_context():
+        f.illustrative_tariffs()
+        mother, father = f.holding("KLEWER"), f.holding("LEGI")
+        for holding in (mother, father):
+            vendor = db.session.get(Vendor, holding.vendor.id)
+            assert vendor is not None
+            vendor.proxy_name, vendor.proxy_phone = "Anak", user.phone
+        db.session.commit()
+    page = text(client, "/saya")
+    assert mother.vendor.full_name in page and father.vendor.full_name in page
+    account = text(client, f"/saya/{father.vendor.id}")
+    assert "Anda membayar atas nama pedagang ini." in account
+
+
+def test_a_login_with_no_stall_is_told_what_to_do(client: FlaskClient, auth: AuthActions) -> None:
+    auth.login_as(Role.VENDOR)
+    assert "belum terhubung" in text(client, "/saya")
+
+
+def test_staff_cannot_open_the_vendor_pages(client: FlaskClient, auth: AuthActions) -> None:
+    auth.login_as(Role.OFFICER)
+    assert client.get("/saya").status_code == 403
+
+
+def test_the_officer_sees_today_and_the_arrears_of_their_markets(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login_as(Role.OFFICER, market_codes=("KLEWER",))
+    with app.app_context():
+        f.illustrative_tariffs()
+        klewer, legi = f.holding("KLEWER"), f.holding("LEGI")
+        _bill_months("2026-10")
+        pay(klewer.vendor.id, 100_000)
+        pay(legi.vendor.id, 50_000)
+    page = text(client, "/")
+    assert "Hari ini, 23-11-2026" in page
+    assert "KLEWER" in page and "LEGI" not in page
+    assert "Rp100.000" in page and "Rp50.000" not in page
+    # October, a month late: 57 500 of principal left, and 1 % of all 157 500 as sanction (the
+    # 100 000 paid today was a month late too).
+    assert "Rp57.500" in page and "Rp1.575" in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Vendor)) == 2
