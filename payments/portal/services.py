@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, or_, select
 
 from payments.ledger import credit_balance
-from payments.models import Allocation, Channel, Payment, PaymentReversal, Receipt
+from payments.models import Allocation, Channel, Component, Payment, PaymentReversal, Receipt
 from retribusi import clock
 from retribusi.auth.models import Role, User
 from retribusi.errors import Forbidden
 from retribusi.extensions import db
 from retribusi.levy.billing import OpenBill, open_bills_for_vendor
-from retribusi.levy.models import Bill
+from retribusi.levy.models import Bill, BillStatus
 from vendors.models import Market, Vendor
 
 HISTORY_LIMIT = 50  # payments shown on the vendor's history page
@@ -259,3 +259,96 @@ def officer_day(user: User, day: date | None = None) -> OfficerDay:
         int(mine[0]),
         int(mine[1]),
     )
+
+
+# --- the finance desk -----------------------------------------------------------------------------
+
+MONTHS_SHOWN = 6
+
+
+def recent_months(today: date, count: int = MONTHS_SHOWN) -> list[tuple[str, date, date]]:
+    """The last ``count`` months up to ``today``'s, oldest first: (label, first day, last day)."""
+    months = []
+    year, month = today.year, today.month
+    for _ in range(count):
+        first = date(year, month, 1)
+        following = date(year + (month == 12), month % 12 + 1, 1)
+        months.append((f"{year:04d}-{month:02d}", first, following - timedelta(days=1)))
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return months[::-1]
+
+
+@dataclass(frozen=True)
+class Collection:
+    """Money received per month and channel, net of reversals (a reversed payment does not
+    count in the month it was paid)."""
+
+    months: tuple[str, ...]
+    by_channel: dict[Channel, tuple[int, ...]]
+
+    @property
+    def totals(self) -> tuple[int, ...]:
+        return tuple(
+            sum(values[i] for values in self.by_channel.values()) for i in range(len(self.months))
+        )
+
+
+def collection_by_month(today: date, count: int = MONTHS_SHOWN) -> Collection:
+    months = recent_months(today, count)
+    rows = db.session.execute(
+        select(Payment.paid_on, Payment.channel, Payment.amount_idr)
+        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+        .where(
+            Payment.paid_on >= months[0][1],
+            Payment.paid_on <= months[-1][2],
+            PaymentReversal.id.is_(None),
+        )
+    )
+    index = {label: i for i, (label, _first, _last) in enumerate(months)}
+    sums: dict[Channel, list[int]] = {c: [0] * len(months) for c in Channel}
+    for paid_on, channel, amount in rows:
+        sums[channel][index[f"{paid_on.year:04d}-{paid_on.month:02d}"]] += int(amount)
+    return Collection(
+        tuple(label for label, _f, _l in months), {c: tuple(v) for c, v in sums.items()}
+    )
+
+
+def collection_by_market(first: date, last: date) -> list[tuple[str, str, int]]:
+    """What reached each market's bills between ``first`` and ``last`` (net of reversals),
+    largest first: (code, name, rupiah)."""
+    rows = db.session.execute(
+        select(Market.code, Market.name, func.coalesce(func.sum(Allocation.amount_idr), 0))
+        .join(Bill, Bill.market_id == Market.id)
+        .join(Allocation, Allocation.bill_id == Bill.id)
+        .where(Allocation.paid_on >= first, Allocation.paid_on <= last)
+        .group_by(Market.code, Market.name)
+    ).all()
+    return sorted(
+        ((code, name, int(total)) for code, name, total in rows), key=lambda r: (-r[2], r[0])
+    )
+
+
+def arrears_trend(today: date, count: int = MONTHS_SHOWN) -> list[tuple[str, int]]:
+    """Principal overdue at each month's end (today for this month): bills past their due date
+    then, less the principal paid on them by then. Sanction is left out: it is a figure of the
+    day asked, not a stock that can be summed back in time."""
+    points = []
+    for label, _first, last in recent_months(today, count):
+        day = min(last, today)
+        billed = db.session.scalar(
+            select(func.coalesce(func.sum(Bill.principal_idr), 0)).where(
+                Bill.due_on < day, Bill.status != BillStatus.VOIDED
+            )
+        )
+        paid = db.session.scalar(
+            select(func.coalesce(func.sum(Allocation.amount_idr), 0))
+            .join(Bill, Bill.id == Allocation.bill_id)
+            .where(
+                Bill.due_on < day,
+                Bill.status != BillStatus.VOIDED,
+                Allocation.component == Component.PRINCIPAL,
+                Allocation.paid_on <= day,
+            )
+        )
+        points.append((label, int(billed or 0) - int(paid or 0)))
+    return points

@@ -2,8 +2,8 @@
 
 Channels add to the vendor's page without the portal knowing them: each appends a template
 name to ``app.extensions[PAY_OPTIONS]`` (shown under the bills, with ``account`` in context),
-``RECEIPT_LINKS`` (beside each receipt in the history, with ``entry``) or ``OFFICER_LINKS``
-(the officer's task list)."""
+``RECEIPT_LINKS`` (beside each receipt in the history, with ``entry``), ``OFFICER_LINKS``,
+``FINANCE_LINKS`` or ``ADMIN_LINKS`` (the task lists of those doors)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,18 @@ from retribusi.web import FRONT_DOORS
 PAY_OPTIONS = "portal.pay_options"
 RECEIPT_LINKS = "portal.receipt_links"
 OFFICER_LINKS = "portal.officer_links"
+FINANCE_LINKS = "portal.finance_links"
+ADMIN_LINKS = "portal.admin_links"
 
 
 def init_portal(app: Flask) -> None:
     from payments.portal.views import bp
 
-    for key in (PAY_OPTIONS, RECEIPT_LINKS, OFFICER_LINKS):
+    for key in (PAY_OPTIONS, RECEIPT_LINKS, OFFICER_LINKS, FINANCE_LINKS, ADMIN_LINKS):
         app.extensions.setdefault(key, [])
     doors = app.extensions.setdefault(FRONT_DOORS, {})
     doors[Role.VENDOR] = "portal.mine"
     doors[Role.OFFICER] = "portal.officer"
+    doors[Role.FINANCE] = "portal.finance"
+    doors[Role.ADMIN] = "portal.admin"
     app.register_blueprint(bp)

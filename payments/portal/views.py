@@ -3,20 +3,34 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
+from payments.models import Channel
+from payments.portal.charts import MAX_BARS, Series, horizontal_bars, stacked_columns
 from payments.portal.services import (
+    arrears_trend,
+    collection_by_market,
+    collection_by_month,
     latest_payment_id,
     officer_day,
     payer_vendors,
     payment_history,
+    recent_months,
     vendor_account,
     vendor_for_payer,
 )
-from payments.portal.setup import OFFICER_LINKS, PAY_OPTIONS, RECEIPT_LINKS
+from payments.portal.setup import (
+    ADMIN_LINKS,
+    FINANCE_LINKS,
+    OFFICER_LINKS,
+    PAY_OPTIONS,
+    RECEIPT_LINKS,
+)
 from retribusi import clock
 from retribusi.auth.access import current_account, roles_required
 from retribusi.auth.models import Role
@@ -38,6 +52,8 @@ def _extension_points() -> dict[str, Any]:
         "pay_options": current_app.extensions.get(PAY_OPTIONS, []),
         "receipt_links": current_app.extensions.get(RECEIPT_LINKS, []),
         "officer_links": current_app.extensions.get(OFFICER_LINKS, []),
+        "finance_links": current_app.extensions.get(FINANCE_LINKS, []),
+        "admin_links": current_app.extensions.get(ADMIN_LINKS, []),
     }
 
 
@@ -94,3 +110,61 @@ def officer() -> ResponseReturnValue:
         arrears=arrears(user, as_of=today),
         buckets=AGE_BUCKETS,
     )
+
+
+def _month_arg(today: date) -> tuple[str, date, date]:
+    """``?bulan=YYYY-MM`` among the months shown; anything else falls back to this month."""
+    months = recent_months(today)
+    wanted = request.args.get("bulan", "")[:7]
+    for month in months:
+        if month[0] == wanted:
+            return month
+    return months[-1]
+
+
+@bp.route("/keuangan")
+@roles_required(Role.FINANCE, Role.ADMIN)
+def finance() -> ResponseReturnValue:
+    today = clock.today_wib()
+    collection = collection_by_month(today)
+    channels = [c for c in Channel if any(collection.by_channel[c])] or [Channel.VA]
+    label, first, last = _month_arg(today)
+    markets = collection_by_market(first, last)
+    trend = arrears_trend(today)
+    names = {
+        Channel.VA: _("Virtual account"),
+        Channel.QRIS: "QRIS",
+        Channel.CASH: _("Cash to the officer"),
+        Channel.COUNTER: _("Office counter"),
+    }
+    return render_template(
+        "portal/finance.html",
+        today=today,
+        collection=collection,
+        channels=channels,
+        names=names,
+        month=label,
+        months=[m[0] for m in recent_months(today)],
+        markets=markets,
+        trend=trend,
+        collection_chart=stacked_columns(
+            _("Collection per month, by channel"),
+            collection.months,
+            [Series(names[c], collection.by_channel[c]) for c in channels],
+        ),
+        market_chart=horizontal_bars(
+            _("Collection per market, %(month)s", month=label),
+            [(code, total) for code, _name, total in markets[:MAX_BARS]],
+        ),
+        trend_chart=stacked_columns(
+            _("Principal overdue at each month's end"),
+            [m for m, _v in trend],
+            [Series(_("Principal overdue"), tuple(v for _m, v in trend))],
+        ),
+    )
+
+
+@bp.route("/admin")
+@roles_required(Role.ADMIN)
+def admin() -> ResponseReturnValue:
+    return render_template("portal/admin.html")

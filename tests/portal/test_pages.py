@@ -139,3 +139,44 @@ def test_the_officer_sees_today_and_the_arrears_of_their_markets(
     assert "Rp57.500" in page and "Rp1.575" in page
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Vendor)) == 2
+
+
+def test_finance_sees_collection_by_channel_market_and_the_arrears_trend(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login_as(Role.FINANCE)
+    with app.app_context():
+        f.illustrative_tariffs()
+        klewer, legi = f.holding("KLEWER"), f.holding("LEGI")
+        _bill_months("2026-09", "2026-10")
+        pay(klewer.vendor.id, MONTH_IDR, paid_at=datetime(2026, 10, 5, 3, tzinfo=UTC))
+        from payments.models import Channel
+
+        pay(legi.vendor.id, 20_000, channel=Channel.VA, sender="bank-jateng")
+    page = text(client, "/")
+    assert "Meja keuangan" in page
+    assert page.count("<svg") == 3 and "<script>" not in page
+    # October: the counter payment; November: the VA payment.
+    assert "2026-10" in page and "Rp157.500" in page and "Rp20.000" in page
+    market_page = text(client, "/keuangan?bulan=2026-10")
+    assert '<th scope="row">KLEWER' in market_page
+    assert '<th scope="row">LEGI' not in market_page  # LEGI paid in November
+    # Principal overdue at the end of October: 3 bills due by then (Sep ×2, Oct ×2 → due 10
+    # Sep and 10 Oct), less Klewer's September paid on 5 Oct: 4 × 157 500 − 157 500.
+    assert "Rp472.500" in page
+    # A month outside the six shown falls back to this month.
+    assert client.get("/keuangan?bulan=1999-01").status_code == 200
+
+
+def test_admin_door_lists_the_settings(client: FlaskClient, auth: AuthActions) -> None:
+    auth.login_as(Role.ADMIN)
+    page = text(client, "/")
+    assert "Pengguna dan peran" in page and "/tarif" in page
+
+
+def test_vendor_and_officer_cannot_open_the_finance_desk(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login_as(Role.OFFICER)
+    assert client.get("/keuangan").status_code == 403
+    assert client.get("/admin").status_code == 403
