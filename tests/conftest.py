@@ -143,7 +143,7 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
+    page = client.get(path, follow_redirects=True).get_data(as_text=True)
     match = CSRF_RE.search(page)
     assert match, f"no CSRF token on {path}"
     return match.group(1) or match.group(2)

@@ -23,9 +23,9 @@ def _session_user(client: FlaskClient) -> str | None:
 
 def test_staff_login_and_logout(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
     user = auth.login_as(Role.FINANCE)
-    home = client.get("/")
+    home = client.get("/", follow_redirects=True)  # to the finance desk
     assert home.status_code == 200
-    assert user.full_name in home.get_data(as_text=True)
+    assert user.full_name in home.get_data(as_text=True)  # who is signed in, in the header
     assert auth.logout().status_code == 302
     assert _session_user(client) is None
     assert client.get("/").status_code == 302
