@@ -9,7 +9,13 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, SelectChoice, SelectField, StringField  # type: ignore[attr-defined]
+from wtforms import (  # type: ignore[attr-defined]
+    BooleanField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 
 from vendors.models import MarketClass, StallStatus, StallType
 
@@ -108,3 +114,8 @@ class MarketClassForm(FlaskForm):  # type: ignore[misc]
 class ImportForm(FlaskForm):  # type: ignore[misc]
     file = FileField(_l("CSV or XLSX file"))
     dry_run = BooleanField(_l("Only check, write nothing"))
+
+
+class PinForm(FlaskForm):  # type: ignore[misc]
+    pin = PasswordField(_l("New PIN (6 digits)"))
+    confirm = PasswordField(_l("The same PIN again"))

@@ -25,8 +25,9 @@ from retribusi import clock
 from retribusi.audit import record_event
 from retribusi.auth.access import require_market
 from retribusi.auth.models import Role, User
+from retribusi.auth.services import check_secret, create_user, set_secret
 from retribusi.db import transaction
-from retribusi.errors import Forbidden, NotFound
+from retribusi.errors import Forbidden, NotFound, ValidationFailed
 from retribusi.extensions import db
 from vendors import fields
 from vendors.models import (
@@ -939,3 +940,42 @@ def placement_dict(placement: Placement, *, events: bool = False) -> dict[str, A
             for e in placement.events
         ]
     return body
+
+
+# --- the vendor's login -------------------------------------------------------------------------
+
+
+def set_vendor_pin(vendor_id: int, pin: str, confirm: str, *, actor: Actor) -> Vendor:
+    """Set or reset a vendor's 6-digit PIN at the market (the officer hands the phone back, the
+    vendor types it twice). A vendor without a login gets one: their phone and this PIN."""
+    vendor = get_vendor(vendor_id, actor)
+    if pin != confirm:
+        raise VendorInvalid([Problem("confirm", N_("the two PINs differ"))])
+    if not (len(pin) == 6 and pin.isascii() and pin.isdigit()):
+        raise VendorInvalid([Problem("pin", N_("a PIN is exactly 6 digits"))])
+    try:
+        check_secret(Role.VENDOR, pin)
+    except ValidationFailed as error:  # the rules on guessable PINs live with the logins
+        raise VendorInvalid([Problem("pin", N_("this PIN is too easy to guess"))]) from error
+    label = actor.label
+    if vendor.user_id is None:
+        user = create_user(
+            role=Role.VENDOR,
+            full_name=vendor.full_name,
+            secret=pin,
+            phone=vendor.phone,
+            actor=label,
+        )
+        with transaction(db.session):
+            vendor.user_id = user.id
+            record_event(
+                db.session,
+                actor=label,
+                action="vendor.login_created",
+                subject_type="vendor",
+                subject_id=vendor.id,
+                details={"user_id": user.id},
+            )
+    else:
+        set_secret(vendor.user_id, pin, actor=label)
+    return vendor

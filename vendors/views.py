@@ -50,6 +50,7 @@ from vendors.services import (
     placements_of,
     search_vendors,
     set_market_class,
+    set_vendor_pin,
     stall_for_reference,
     today,
     update_stall,
@@ -214,6 +215,28 @@ def edit_vendor(vendor_id: int) -> ResponseReturnValue:
         return done
     return render_template(
         "vendors/vendor_form.html", form=form, errors=errors, vendor=vendor, officer=False
+    ), status
+
+
+@bp.route("/pedagang/<int:vendor_id>/pin", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def vendor_pin(vendor_id: int) -> ResponseReturnValue:
+    """The officer sets or resets a vendor's PIN at the stall; the vendor types it."""
+    vendor = get_vendor(vendor_id, _actor())
+    form = forms.PinForm()
+
+    def work() -> ResponseReturnValue:
+        set_vendor_pin(vendor.id, form.pin.data or "", form.confirm.data or "", actor=_actor())
+        flash(
+            _("The PIN is set. The vendor signs in with their phone number and this PIN."), "info"
+        )
+        return redirect(url_for("vendors.vendor_page", vendor_id=vendor.id))
+
+    done, errors, status = _submit(form, work)
+    if done is not None:
+        return done
+    return render_template(
+        "vendors/vendor_pin.html", form=form, errors=errors, vendor=vendor
     ), status
 
 
