@@ -14,3 +14,7 @@ def init_app(app: Flask) -> None:
     init_ledger(app)
     init_receipts(app)
     app.cli.add_command(ledger_cli)
+
+    import payments.snap.setup
+
+    payments.snap.setup.init_app(app)
