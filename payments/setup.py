@@ -15,6 +15,10 @@ def init_app(app: Flask) -> None:
     init_receipts(app)
     app.cli.add_command(ledger_cli)
 
+    import payments.sim.setup
     import payments.snap.setup
+    import payments.va.setup
 
     payments.snap.setup.init_app(app)
+    payments.va.setup.init_app(app)
+    payments.sim.setup.init_app(app)
