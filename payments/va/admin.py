@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs lag 3.3
 from wtforms.validators import InputRequired, Length, NumberRange
 
 from payments.snap.models import PartnerKind, VaType
@@ -36,8 +37,8 @@ class PartnerForm(FlaskForm):  # type: ignore[misc]
     kind = SelectField(
         _l("Kind"),
         choices=[
-            (PartnerKind.BANK.value, _l("Bank (VA)")),
-            (PartnerKind.QRIS_ACQUIRER.value, _l("QRIS acquirer")),
+            SelectChoice(PartnerKind.BANK.value, _l("Bank (VA)")),
+            SelectChoice(PartnerKind.QRIS_ACQUIRER.value, _l("QRIS acquirer")),
         ],
     )
     client_id = StringField(
@@ -48,9 +49,9 @@ class PartnerForm(FlaskForm):  # type: ignore[misc]
     va_type = SelectField(
         _l("VA type (banks)"),
         choices=[
-            (VaType.CLOSED.value, _l("Closed: the exact total")),
-            (VaType.PARTIAL.value, _l("Partial: up to the total")),
-            (VaType.OPEN.value, _l("Open: any amount")),
+            SelectChoice(VaType.CLOSED.value, _l("Closed: the exact total")),
+            SelectChoice(VaType.PARTIAL.value, _l("Partial: up to the total")),
+            SelectChoice(VaType.OPEN.value, _l("Open: any amount")),
         ],
     )
     max_bill_details = IntegerField(
