@@ -16,3 +16,11 @@ def init_app(app: Flask) -> None:
     init_receipts(app)
     init_portal(app)
     app.cli.add_command(ledger_cli)
+
+    import payments.sim.setup
+    import payments.snap.setup
+    import payments.va.setup
+
+    payments.snap.setup.init_app(app)
+    payments.va.setup.init_app(app)
+    payments.sim.setup.init_app(app)
