@@ -44,7 +44,12 @@ from retribusi.audit import record_event
 from retribusi.db import AnySession, transaction
 from retribusi.extensions import db
 from retribusi.levy.balances import PaidPortion
-from retribusi.levy.billing import open_bills_for_vendor, sync_bill_status
+from retribusi.levy.billing import (
+    open_accounts,
+    open_bills_for_vendor,
+    settle_statuses,
+    sync_bill_status,
+)
 from retribusi.levy.errors import conflict, invalid, not_found
 from retribusi.levy.models import Bill
 from vendors.models import Vendor
@@ -265,7 +270,10 @@ def _result(session: AnySession, payment: Payment, *, replayed: bool) -> Recorde
         paid_at=payment.paid_at,
         bills=tuple(
             AllocatedBill(bill_id, bills[bill_id].number, bills[bill_id].period, p, s)
-            for bill_id, (p, s) in sorted(parts.items(), key=lambda kv: bills[kv[0]].due_on)
+            for bill_id, (p, s) in sorted(
+                parts.items(),
+                key=lambda kv: (bills[kv[0]].due_on, bills[kv[0]].period_start, kv[0]),
+            )
         ),
         replayed=replayed,
         reversed=payment.reversal is not None,
@@ -275,7 +283,10 @@ def _result(session: AnySession, payment: Payment, *, replayed: bool) -> Recorde
 def _lock_vendor(session: AnySession, vendor_id: int) -> Vendor | None:
     query = select(Vendor).where(Vendor.id == vendor_id)
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
+        # FOR NO KEY UPDATE, not FOR UPDATE: rows that reference the vendor (a payment, a
+        # credit entry) take KEY SHARE locks on it, which FOR UPDATE would conflict with, so two
+        # payments for one vendor could deadlock; NO KEY UPDATE still makes them take turns.
+        query = query.with_for_update(key_share=True)
     return session.scalars(query).first()
 
 
@@ -319,20 +330,12 @@ def record_payment(incoming: PaymentIn) -> Recorded:
     """Record, allocate and receipt a payment in one transaction; idempotent on its reference."""
     _check(incoming)
     session = db.session
-    if session.get(Vendor, incoming.vendor_id) is None:
-        raise not_found("vendor_id", f"no vendor {incoming.vendor_id}")
     digest = incoming.meaning()
-    found = _existing(session, incoming)
-    if found is not None:
-        try:
-            return _replay(session, found, incoming, digest)
-        finally:
-            session.rollback()
     try:
         with transaction(session):
             return _record(session, incoming, digest)
     except IntegrityError:
-        # Another request recorded the same reference between our look and our insert.
+        # The reference is taken: a replay (or a concurrent duplicate that committed first).
         found = _existing(session, incoming)
         if found is None:
             raise
@@ -343,8 +346,16 @@ def record_payment(incoming: PaymentIn) -> Recorded:
 
 
 def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
+    """One payment's transaction, in as few round trips as it can: lock the vendor, claim the
+    reference, read the open bills once, then write allocations, statuses, receipt and audit;
+    every answer is built from what was written, not read back."""
     now = clock.now()
     paid_on = clock.business_date(incoming.paid_at)
+    # The vendor first: payments for one vendor take turns from here (PostgreSQL row lock;
+    # SQLite serialises writers at the insert below).
+    vendor = _lock_vendor(session, incoming.vendor_id)
+    if vendor is None:
+        raise not_found("vendor_id", f"no vendor {incoming.vendor_id}")
     payment = Payment(
         channel=incoming.channel,
         sender=incoming.sender,
@@ -363,21 +374,30 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
         flags=dict(incoming.flags),
         recorded_by=incoming.recorded_by,
     )
-    # The insert comes first: it claims the reference (a concurrent duplicate waits here) and,
-    # on SQLite, takes the write lock before anything is read.
     session.add(payment)
-    session.flush()
-    _lock_vendor(session, incoming.vendor_id)
-    items = _items(session, incoming.vendor_id, paid_on)
-    open_ids = {i.bill_id for i in items}
-    foreign = _foreign_targets(session, incoming)
-    if foreign:
-        raise invalid("target_bill_ids", "not_vendors", f"bills {foreign} are not this vendor's")
+    session.flush()  # claims the reference: a duplicate fails here, before any work
+    opened = open_accounts(session, incoming.vendor_id, paid_on, lock=True)
+    by_id = {bill.id: (bill, account) for bill, account in opened}
+    targets = list(incoming.target_bill_ids)
+    if any(t not in by_id for t in targets):
+        foreign = _foreign_targets(session, incoming)
+        if foreign:
+            raise invalid(
+                "target_bill_ids", "not_vendors", f"bills {foreign} are not this vendor's"
+            )
+    items = []
+    for bill, account in opened:
+        owed = account.figures(paid_on)
+        items.append(
+            OpenItem(
+                bill.id, bill.due_on, owed.principal_outstanding_idr, owed.sanction_outstanding_idr
+            )
+        )
     split = split_payment(
         incoming.amount_idr,
         items,
         order=_order(),
-        target_bill_ids=[b for b in incoming.target_bill_ids if b in open_ids],
+        target_bill_ids=[t for t in targets if t in by_id],
     )
     _write_parts(session, payment.id, split.parts, paid_on=paid_on, at=now)
     if split.credit_idr:
@@ -390,11 +410,48 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
                 created_at=now,
             )
         )
-    _sync(session, (p.bill_id for p in split.parts), as_of=paid_on, actor=incoming.recorded_by)
-    issue_receipt(session, payment)
-    session.flush()
-    session.refresh(payment)
-    return _result(session, payment, replayed=False)
+    per_bill: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for part in split.parts:
+        per_bill[part.bill_id][part.component.value == Component.SANCTION.value] += part.amount_idr
+    changed = [
+        (
+            by_id[bill_id][0],
+            by_id[bill_id][1].figures(paid_on, [PaidPortion(paid_on, principal, sanction)]),
+        )
+        for bill_id, (principal, sanction) in per_bill.items()
+    ]
+    moves = settle_statuses(changed)
+    bills = tuple(
+        AllocatedBill(bill.id, bill.number, bill.period, *per_bill[bill.id])
+        for bill, _account in opened
+        if bill.id in per_bill
+    )
+    receipt = issue_receipt(
+        session,
+        payment,
+        bills=[(b.number, b.principal_idr + b.sanction_idr) for b in bills],
+        credit_idr=split.credit_idr,
+        payer_name=vendor.full_name,
+    )
+    if moves:
+        # Last, because the audit chain is one queue for the whole city: hold its lock briefly.
+        record_event(
+            session,
+            actor=incoming.recorded_by,
+            action="payment.allocated",
+            subject_type="payment",
+            subject_id=payment.id,
+            details={"receipt": receipt.number, "moves": [m.to_dict() for m in moves]},
+        )
+    return Recorded(
+        payment_id=payment.id,
+        vendor_id=payment.vendor_id,
+        amount_idr=payment.amount_idr,
+        credit_idr=split.credit_idr,
+        receipt_number=receipt.number,
+        paid_at=payment.paid_at,
+        bills=bills,
+    )
 
 
 def _foreign_targets(session: AnySession, incoming: PaymentIn) -> list[int]:

@@ -9,7 +9,7 @@ and how many in all) and the credit left. Anyone holding the public key can chec
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from payments.models import (
-    Allocation,
-    CreditEntry,
-    CreditReason,
     Payment,
     PaymentReversal,
     Receipt,
@@ -40,8 +37,6 @@ from payments.signing import (
 from retribusi import clock
 from retribusi.db import AnySession
 from retribusi.extensions import db
-from retribusi.levy.models import Bill
-from vendors.models import Vendor
 
 KEY_EXTENSION = "payments.receipt_key"
 MAX_BILLS_SIGNED = 6  # more would make the QR code too dense for a cheap phone's camera
@@ -103,47 +98,47 @@ def receipt_number(year: int, seq: int) -> str:
     return f"SSRD/{year}/{seq:07d}"
 
 
-def _payload(session: AnySession, payment: Payment, number: str) -> dict[str, Any]:
-    rows = session.execute(
-        select(Bill.number, Bill.due_on, Allocation.amount_idr)
-        .join(Bill, Bill.id == Allocation.bill_id)
-        .where(Allocation.payment_id == payment.id, Allocation.reversal_id.is_(None))
-    ).all()
-    per_bill: dict[str, int] = defaultdict(int)
-    due: dict[str, Any] = {}
-    for bill_number, due_on, amount in rows:
-        per_bill[bill_number] += int(amount)
-        due[bill_number] = due_on
-    numbers = sorted(per_bill, key=lambda n: (due[n], n))
-    credit = sum(
-        int(a)
-        for (a,) in session.execute(
-            select(CreditEntry.amount_idr).where(
-                CreditEntry.payment_id == payment.id, CreditEntry.reason == CreditReason.EXCESS
-            )
-        )
-    )
-    name = session.scalar(select(Vendor.full_name).where(Vendor.id == payment.vendor_id)) or ""
+def receipt_payload(
+    number: str,
+    payment: Payment,
+    *,
+    bills: Sequence[tuple[str, int]],
+    credit_idr: int,
+    payer_name: str,
+) -> dict[str, Any]:
+    """The facts a receipt signs: number, amount, time paid (WIB), channel, payer, the bills
+    paid in the order paid (up to :data:`MAX_BILLS_SIGNED` numbers, and how many in all) and
+    the credit left."""
+    numbers = [number_ for number_, _amount in bills]
     return {
         "n": number,
         "a": payment.amount_idr,
         "t": clock.to_wib(payment.paid_at).isoformat(timespec="seconds"),
         "c": payment.channel.value,
-        "v": name[:MAX_NAME_SIGNED],
+        "v": payer_name[:MAX_NAME_SIGNED],
         "b": numbers[:MAX_BILLS_SIGNED],
         "k": len(numbers),
-        "r": credit,
+        "r": credit_idr,
     }
 
 
-def issue_receipt(session: AnySession, payment: Payment) -> Receipt:
-    """Number, sign and store the receipt of ``payment`` inside the caller's transaction."""
-    session.flush()
+def issue_receipt(
+    session: AnySession,
+    payment: Payment,
+    *,
+    bills: Sequence[tuple[str, int]],
+    credit_idr: int,
+    payer_name: str,
+) -> Receipt:
+    """Number, sign and store the receipt of ``payment`` inside the caller's transaction, from
+    what the payment just did (``bills``: (number, rupiah) in the order paid)."""
     issued_at = clock.now()
     year = clock.business_date(issued_at).year
     seq = _next_seq(session, year)
     number = receipt_number(year, seq)
-    payload = _payload(session, payment, number)
+    payload = receipt_payload(
+        number, payment, bills=bills, credit_idr=credit_idr, payer_name=payer_name
+    )
     receipt = Receipt(
         number=number,
         year=year,

@@ -127,22 +127,30 @@ class Suspensions:
     reliefs: tuple[tuple[int | None, int | None, int | None, date, date], ...]
 
     @classmethod
-    def load(cls, session: AnySession) -> Suspensions:
-        outages = session.execute(
-            select(Outage.market_id, Outage.started_on, Outage.ended_on)
-        ).all()
-        reliefs = session.execute(
-            select(
-                Relief.market_id,
-                Relief.block_id,
-                Relief.vendor_id,
-                Relief.valid_from,
-                Relief.valid_to,
-            ).where(
-                Relief.revoked_at.is_(None),
-                Relief.kind.in_((ReliefKind.EXEMPTION, ReliefKind.DEFERRAL)),
+    def load(cls, session: AnySession, market_ids: Iterable[int] | None = None) -> Suspensions:
+        """Every outage and sanction-stopping relief, or those that can touch ``market_ids``
+        (city-wide ones included): a payment needs only its vendor's markets."""
+        outage_query = select(Outage.market_id, Outage.started_on, Outage.ended_on)
+        relief_query = select(
+            Relief.market_id,
+            Relief.block_id,
+            Relief.vendor_id,
+            Relief.valid_from,
+            Relief.valid_to,
+        ).where(
+            Relief.revoked_at.is_(None),
+            Relief.kind.in_((ReliefKind.EXEMPTION, ReliefKind.DEFERRAL)),
+        )
+        if market_ids is not None:
+            wanted = sorted(set(market_ids))
+            outage_query = outage_query.where(
+                Outage.market_id.is_(None) | Outage.market_id.in_(wanted)
             )
-        ).all()
+            relief_query = relief_query.where(
+                Relief.market_id.is_(None) | Relief.market_id.in_(wanted)
+            )
+        outages = session.execute(outage_query).all()
+        reliefs = session.execute(relief_query).all()
         return cls(
             tuple((m, s, e) for m, s, e in outages),
             tuple((m, b, v, s, e) for m, b, v, s, e in reliefs),
@@ -201,5 +209,33 @@ def figures_for(
     suspensions = Suspensions.load(session)
     return {
         bill.id: figures(bill, as_of, portions.get(bill.id, ()), suspensions.spans(bill, as_of))
+        for bill in bills
+    }
+
+
+@dataclass(frozen=True)
+class Account:
+    """A bill with what was paid on it and the days its sanction stood still: enough to tell its
+    figures on any date, also after a payment not yet written (``extra``)."""
+
+    bill: BillLike
+    portions: tuple[PaidPortion, ...]
+    suspensions: tuple[tuple[date, date], ...]
+
+    def figures(self, as_of: date, extra: Iterable[PaidPortion] = ()) -> BillFigures:
+        return figures(self.bill, as_of, (*self.portions, *extra), self.suspensions)
+
+
+def accounts_for(session: AnySession, bills: Sequence[BillLike], as_of: date) -> dict[int, Account]:
+    """Accounts for a few bills (one vendor's) with one ledger call and the suspensions of their
+    markets only."""
+    if not bills:
+        return {}
+    portions = payment_ledger().paid_portions(session, [b.id for b in bills])
+    suspensions = Suspensions.load(session, {b.market_id for b in bills})
+    return {
+        bill.id: Account(
+            bill, tuple(portions.get(bill.id, ())), tuple(suspensions.spans(bill, as_of))
+        )
         for bill in bills
     }

@@ -34,8 +34,13 @@ from retribusi.db import AnySession, transaction
 from retribusi.errors import Forbidden
 from retribusi.extensions import db
 from retribusi.levy import config as levy_config
-from retribusi.levy.balances import BillFigures, figures, figures_for, payment_ledger
-from retribusi.levy.balances import Suspensions as _Suspensions
+from retribusi.levy.balances import (
+    Account,
+    BillFigures,
+    accounts_for,
+    figures_for,
+    payment_ledger,
+)
 from retribusi.levy.bulk import Part, RowWriter, allocate_ids, widen_cache
 from retribusi.levy.errors import conflict, invalid, not_found
 from retribusi.levy.models import (
@@ -969,6 +974,17 @@ _TRANSITIONS: Final = {
 }
 
 
+def _move(bill: Bill, to: BillStatus) -> BillStatus:
+    """Guard and set a status; returns the one it had."""
+    if to not in _TRANSITIONS[bill.status]:
+        raise conflict(
+            "status", "transition", f"a bill cannot go from {bill.status.value} to {to.value}"
+        )
+    before = bill.status
+    bill.status = to
+    return before
+
+
 def transition(
     session: AnySession,
     bill: Bill,
@@ -978,19 +994,15 @@ def transition(
     reason: str | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> None:
-    """The one place a bill's status changes. Voiding needs a reason; every move is audited."""
-    if to not in _TRANSITIONS[bill.status]:
-        raise conflict(
-            "status", "transition", f"a bill cannot go from {bill.status.value} to {to.value}"
-        )
+    """The one place a bill's status changes on its own. Voiding needs a reason; every move is
+    audited (moves a payment causes are audited with it: :func:`settle_statuses`)."""
+    if to is BillStatus.VOIDED and not reason:
+        raise invalid("reason", "required", "voiding a bill needs a reason")
+    before = _move(bill, to)
     if to is BillStatus.VOIDED:
-        if not reason:
-            raise invalid("reason", "required", "voiding a bill needs a reason")
         bill.voided_at = clock.now()
         bill.voided_by = actor
         bill.void_reason = reason
-    before = bill.status
-    bill.status = to
     record_event(
         session,
         actor=actor,
@@ -1017,6 +1029,24 @@ def _locked_bill(session: AnySession, bill_id: int) -> Bill:
     return bill
 
 
+def _status_for(bill: Bill, account: BillFigures) -> BillStatus:
+    """What a bill's status must be, given its figures; refuses allocations beyond what it owes."""
+    paid_principal, paid_sanction = account.principal_paid_idr, account.sanction_paid_idr
+    if bill.status is BillStatus.VOIDED:
+        if paid_principal or paid_sanction:
+            raise conflict("bill", "voided", f"{bill.number} is voided and cannot be paid")
+        return bill.status
+    if paid_principal > bill.principal_idr:
+        raise conflict("bill", "over_allocated", f"{bill.number}: more principal than owed")
+    if paid_sanction > account.sanction_idr:
+        raise conflict("bill", "over_allocated", f"{bill.number}: more sanction than owed")
+    if paid_principal == 0 and paid_sanction == 0:
+        return BillStatus.ISSUED
+    if account.principal_outstanding_idr == 0 and account.sanction_outstanding_idr == 0:
+        return BillStatus.PAID
+    return BillStatus.PARTIALLY_PAID
+
+
 def sync_bill_status(session: AnySession, bill_id: int, *, as_of: date, actor: str) -> BillStatus:
     """Bring a bill's status in line with the payment ledger, inside the caller's transaction.
 
@@ -1025,33 +1055,43 @@ def sync_bill_status(session: AnySession, bill_id: int, *, as_of: date, actor: s
     if nothing is. Refuses allocations beyond what the bill owes.
     """
     bill = _locked_bill(session, bill_id)
-    portions = payment_ledger().paid_portions(session, [bill.id]).get(bill.id, ())
-    paid_principal = sum(p.principal_idr for p in portions)
-    paid_sanction = sum(p.sanction_idr for p in portions)
-    if bill.status is BillStatus.VOIDED:
-        if paid_principal or paid_sanction:
-            raise conflict("bill", "voided", f"{bill.number} is voided and cannot be paid")
-        return bill.status
-    if paid_principal > bill.principal_idr:
-        raise conflict("bill", "over_allocated", f"{bill.number}: more principal than owed")
-    account = figures(bill, as_of, portions, _Suspensions.load(session).spans(bill, as_of))
-    if paid_sanction > account.sanction_idr:
-        raise conflict("bill", "over_allocated", f"{bill.number}: more sanction than owed")
-    if paid_principal == 0 and paid_sanction == 0:
-        target = BillStatus.ISSUED
-    elif account.principal_outstanding_idr == 0 and account.sanction_outstanding_idr == 0:
-        target = BillStatus.PAID
-    else:
-        target = BillStatus.PARTIALLY_PAID
+    account = accounts_for(session, [bill], as_of)[bill.id].figures(as_of)
+    target = _status_for(bill, account)
     if target is not bill.status:
         transition(
             session,
             bill,
             target,
             actor=actor,
-            details={"principal_paid_idr": paid_principal, "sanction_paid_idr": paid_sanction},
+            details={
+                "principal_paid_idr": account.principal_paid_idr,
+                "sanction_paid_idr": account.sanction_paid_idr,
+            },
         )
     return bill.status
+
+
+@dataclass(frozen=True)
+class StatusMove:
+    bill_id: int
+    number: str
+    before: BillStatus
+    after: BillStatus
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bill": self.number, "from": self.before.value, "to": self.after.value}
+
+
+def settle_statuses(changed: Sequence[tuple[Bill, BillFigures]]) -> list[StatusMove]:
+    """Set the statuses of bills a payment just changed, from their figures after it (computed
+    by the caller from :func:`open_accounts`, so nothing is read again). The caller records one
+    audit event for the payment that names the moves returned."""
+    moves = []
+    for bill, account in changed:
+        target = _status_for(bill, account)
+        if target is not bill.status:
+            moves.append(StatusMove(bill.id, bill.number, _move(bill, target), target))
+    return moves
 
 
 # --- what a vendor owes ------------------------------------------------------------------------
@@ -1086,6 +1126,28 @@ class OpenBill:
         return self.figures.outstanding_idr
 
 
+def open_accounts(
+    session: AnySession, vendor_id: int, as_of: date, *, lock: bool = False
+) -> list[tuple[Bill, Account]]:
+    """A vendor's issued and partly paid bills with something left on ``as_of``, oldest first
+    (due date, then period, then id), each with its account. ``lock`` locks the rows
+    (PostgreSQL) so two payments for one vendor allocate one after the other."""
+    query = (
+        select(Bill)
+        .where(Bill.vendor_id == vendor_id, Bill.status.in_(OPEN_STATUSES))
+        .order_by(Bill.due_on, Bill.period_start, Bill.id)
+    )
+    if lock and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    bills = list(session.scalars(query))
+    accounts = accounts_for(session, bills, as_of)
+    return [
+        (bill, accounts[bill.id])
+        for bill in bills
+        if accounts[bill.id].figures(as_of).outstanding_idr > 0
+    ]
+
+
 def open_bills_for_vendor(
     vendor_id: int,
     as_of: date,
@@ -1093,19 +1155,9 @@ def open_bills_for_vendor(
     session: AnySession | None = None,
     for_update: bool = False,
 ) -> list[OpenBill]:
-    """A vendor's issued and partly paid bills, oldest first (due date, then period, then id),
-    each with principal and sanction outstanding on ``as_of``. ``for_update`` locks the rows
-    (PostgreSQL) so two payments for one vendor allocate one after the other."""
+    """A vendor's issued and partly paid bills, oldest first, each with principal and sanction
+    outstanding on ``as_of`` (see :func:`open_accounts`)."""
     session = session or db.session
-    query = (
-        select(Bill)
-        .where(Bill.vendor_id == vendor_id, Bill.status.in_(OPEN_STATUSES))
-        .order_by(Bill.due_on, Bill.period_start, Bill.id)
-    )
-    if for_update and session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    bills = list(session.scalars(query))
-    accounts = figures_for(session, bills, as_of)
     return [
         OpenBill(
             bill_id=bill.id,
@@ -1118,10 +1170,9 @@ def open_bills_for_vendor(
             service_to=bill.service_to,
             due_on=bill.due_on,
             status=bill.status,
-            figures=accounts[bill.id],
+            figures=account.figures(as_of),
         )
-        for bill in bills
-        if accounts[bill.id].outstanding_idr > 0
+        for bill, account in open_accounts(session, vendor_id, as_of, lock=for_update)
     ]
 
 
