@@ -7,6 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """The ledger the levy reads, the receipt key, the CLI commands."""
+    import payments.qris.setup
     from payments.cli import ledger_cli
     from payments.ledger import init_ledger
     from payments.receipts import init_receipts
@@ -14,3 +15,4 @@ def init_app(app: Flask) -> None:
     init_ledger(app)
     init_receipts(app)
     app.cli.add_command(ledger_cli)
+    payments.qris.setup.init_app(app)

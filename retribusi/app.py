@@ -76,6 +76,7 @@ I18N_UNITS = (
 def import_models() -> None:
     """Import every package's models so that ``Base.metadata`` knows all tables (migrations)."""
     import payments.models  # noqa: F401
+    import payments.qris.models  # noqa: F401
     import retribusi.audit
     import retribusi.auth.models
     import retribusi.levy.models  # noqa: F401
