@@ -73,6 +73,20 @@ _AMOUNT_RE: Final = re.compile(r"[0-9]{1,16}\.[0-9]{2}")
 _MAX_PAYMENT_IDR: Final = 10_000_000
 
 
+# What the ledger calls a field it refuses, as the acquirer's message calls it.
+_LEDGER_FIELDS: Final = {
+    "paid_at": "additionalInfo.paidTime",
+    "amount_idr": "amount.value",
+    "external_ref": "originalReferenceNo",
+    "sender": "X-PARTNER-ID",
+}
+
+
+def _field_of(error: DomainError) -> str:
+    errors = error.details.get("errors") or [{}]
+    return str(errors[0].get("field", ""))
+
+
 class NotifyError(SnapError):
     """A notification refused, with the SNAP case to answer (service 52) and why."""
 
@@ -298,7 +312,8 @@ def apply_notification(
         raise
     except DomainError as error:
         # A payment the ledger refuses (e.g. a time in the future) is bad input from the bank.
-        raise NotifyError(Case.INVALID_FIELD_FORMAT, reason_of(error), error.message) from None
+        field = _LEDGER_FIELDS.get(_field_of(error), "body")
+        raise NotifyError(Case.INVALID_FIELD_FORMAT, field, error.message) from None
     return NotifyResult(
         recorded=recorded,
         kind=kind,
