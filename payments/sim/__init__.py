@@ -1,0 +1,1 @@
+"""The bank simulator for demos and tests (VA biller bank and QRIS acquirer)."""
