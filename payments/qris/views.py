@@ -8,7 +8,6 @@ merchant configuration).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -42,12 +41,11 @@ from retribusi.levy.arrears import market_scope
 from retribusi.levy.errors import reason_of
 from vendors.models import Block, Market
 
-_TEMPLATES: Final = os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates")
 bp = Blueprint(
     "qris",
     __name__,
     url_prefix="/qris",
-    template_folder=_TEMPLATES,
+    template_folder="templates",
     static_folder="static",
     static_url_path="/static/qris",
 )
