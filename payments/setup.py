@@ -8,6 +8,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """The ledger the levy reads, the receipt key, the CLI commands."""
     import payments.qris.setup
+    import payments.snap.setup
     from payments.cli import ledger_cli
     from payments.ledger import init_ledger
     from payments.receipts import init_receipts
@@ -15,4 +16,5 @@ def init_app(app: Flask) -> None:
     init_ledger(app)
     init_receipts(app)
     app.cli.add_command(ledger_cli)
+    payments.snap.setup.init_app(app)
     payments.qris.setup.init_app(app)

@@ -75,8 +75,9 @@ I18N_UNITS = (
 
 def import_models() -> None:
     """Import every package's models so that ``Base.metadata`` knows all tables (migrations)."""
-    import payments.models  # noqa: F401
-    import payments.qris.models  # noqa: F401
+    import payments.models
+    import payments.qris.models
+    import payments.snap.models  # noqa: F401
     import retribusi.audit
     import retribusi.auth.models
     import retribusi.levy.models  # noqa: F401

@@ -73,6 +73,9 @@ _HEADER_MAX_CHARS: Final = {
 _HTTP_METHOD_RE: Final = re.compile(r"[A-Z]{3,10}", re.ASCII)
 # Printable ASCII without space: header identifiers, tokens.
 _TOKEN_RE: Final = re.compile(r"[\x21-\x7e]+", re.ASCII)
+# Identifier headers: the same without the comma, which is how HTTP joins a repeated header
+# ("X-EXTERNAL-ID: 1" twice reaches WSGI as "1,1"): a repeated SNAP header is refused, not guessed.
+_IDENTIFIER_RE: Final = re.compile(r"[\x21-\x2b\x2d-\x7e]+", re.ASCII)
 # A JSON string literal (an unterminated one runs to the end, which keeps this linear on hostile
 # input) or a run of the four JSON whitespace bytes of RFC 8259.
 _JSON_STRING_OR_WS: Final = re.compile(rb'"(?:[^"\\]|\\.?)*(?:"|\Z)|[ \t\n\r]+', re.DOTALL)
@@ -347,14 +350,15 @@ class TokenRequestHeaders:
 class ServiceRequestHeaders:
     """Headers of a B2B transaction call (inquiry, payment, status).
 
-    ``access_token`` is the Authorization value without ``Bearer``. ``channel_id`` is optional
+    ``access_token`` is the Authorization value without ``Bearer`` (``None`` for the token-less
+    asymmetric variant). ``channel_id`` is optional
     here although ASPI marks it mandatory: nothing we do depends on it.
     """
 
     timestamp: str
     timestamp_at: datetime
     signature: str
-    access_token: str
+    access_token: str | None
     partner_id: str
     external_id: str
     channel_id: str | None
@@ -383,10 +387,11 @@ def _required_header(headers: dict[str, str], name: str) -> str:
 
 def _identifier_header(headers: dict[str, str], name: str) -> str:
     value = _required_header(headers, name)
-    if len(value) > _HEADER_MAX_CHARS[name] or not _TOKEN_RE.fullmatch(value):
+    if len(value) > _HEADER_MAX_CHARS[name] or not _IDENTIFIER_RE.fullmatch(value):
         raise SnapSecurityError(
             SecurityErrorKind.INVALID_HEADER,
-            f"header {name} must be 1..{_HEADER_MAX_CHARS[name]} printable ASCII characters",
+            f"header {name} must be 1..{_HEADER_MAX_CHARS[name]} printable ASCII characters,"
+            " sent once (no comma)",
             field=name,
         )
     return value
@@ -436,12 +441,19 @@ def parse_token_headers(headers: HeaderItems) -> TokenRequestHeaders:
     return TokenRequestHeaders(timestamp, timestamp_at, client_key, signature)
 
 
-def parse_service_headers(headers: HeaderItems) -> ServiceRequestHeaders:
-    """Check and extract the headers of a transaction call. Raises :class:`SnapSecurityError`."""
+def parse_service_headers(
+    headers: HeaderItems, *, token_required: bool = True
+) -> ServiceRequestHeaders:
+    """Check and extract the headers of a transaction call. Raises :class:`SnapSecurityError`.
+
+    ``token_required=False`` is the asymmetric, token-less variant (notifications signed with
+    the sender's RSA key): an Authorization header is then ignored and ``access_token`` is
+    ``None``.
+    """
     lower = _lowercase_keys(headers)
     timestamp, timestamp_at = _timestamp_header(lower)
     signature = _signature_header(lower)
-    access_token = bearer_token(lower.get("authorization"))
+    access_token = bearer_token(lower.get("authorization")) if token_required else None
     partner_id = _identifier_header(lower, "X-PARTNER-ID")
     external_id = _identifier_header(lower, "X-EXTERNAL-ID")
     channel_id = _optional_identifier_header(lower, "CHANNEL-ID")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
@@ -106,6 +107,10 @@ def test_production_refuses_to_start_without_secret(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     monkeypatch.setenv("RETRIBUSI_RECEIPT_SIGNING_KEY", pem.decode())
+    # The key that encrypts the partners' client secrets at rest, likewise.
+    with pytest.raises(RuntimeError, match="RETRIBUSI_PARTNER_SECRET_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    monkeypatch.setenv("RETRIBUSI_PARTNER_SECRET_KEY", Fernet.generate_key().decode())
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     assert app.config["SESSION_COOKIE_SECURE"] is True
 

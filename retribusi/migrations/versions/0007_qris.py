@@ -1,7 +1,7 @@
 """qris: dynamic bill codes (qris_codes, qris_code_bills), append-only
 
 Revision ID: 0007_qris
-Revises: 0004_payments
+Revises: 0006_va
 Create Date: 2026-12-01 20:00:16.576532
 
 """
@@ -13,7 +13,7 @@ from retribusi.dbops import append_only, drop_append_only
 
 # revision identifiers, used by Alembic.
 revision = '0007_qris'
-down_revision = '0004_payments'
+down_revision = '0006_va'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,16 @@
+"""Wires the SNAP layer into the application (called from ``payments.setup.init_app``)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """The partner-secret key, the token endpoint, ``retribusi banks``."""
+    from payments.snap.cli import banks_cli
+    from payments.snap.secrets import init_secret_box
+    from payments.snap.views import bp
+
+    init_secret_box(app)
+    app.register_blueprint(bp)
+    app.cli.add_command(banks_cli)
