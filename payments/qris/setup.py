@@ -18,3 +18,20 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(snap_bp)
     app.cli.add_command(qris_cli)
     app.extensions["retribusi.demo_steps"].append(demo_step)
+    _register_simulator(app)
+
+
+def _register_simulator(app: Flask) -> None:
+    """``retribusi sim qris …`` under the bank simulator's ``sim`` group when there is one,
+    else under a ``sim`` group of its own; the demo acquirer profile in ``retribusi demo``."""
+    import click
+
+    from payments.sim.qris import demo_step as sim_demo_step
+    from payments.sim.qris_cli import sim_qris_cli
+
+    group = app.cli.commands.get("sim")
+    if not isinstance(group, click.Group):
+        group = click.Group("sim", help="Simulated partners (demo and tests only).")
+        app.cli.add_command(group)
+    group.add_command(sim_qris_cli)
+    app.extensions["retribusi.demo_steps"].append(sim_demo_step)

@@ -31,9 +31,21 @@ from pathlib import Path
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import current_app
 
 from payments.qris.codec import decode
+from payments.sim.client import (
+    FlaskTransport,
+    HttpTransport,
+    PartnerIdentity,
+    SnapClient,
+    load_or_create_key,
+)
+from payments.snap.models import PartnerKind
+from payments.snap.partners import PartnerInput, add_partner, find_by_client_id, rotate_secret
 from payments.va.signature import format_snap_timestamp, sign_asymmetric, sign_symmetric
+from retribusi import clock
+from retribusi.errors import Forbidden
 
 NOTIFY_PATH: Final = "/snap/v1.0/qr/qr-mpm-notify"
 #: The settlement CSV header, exactly as ``reconcile.formats.qris_settlement.COLUMNS``.
@@ -312,3 +324,143 @@ class SimJournal:
 
 def totals(payments: Sequence[SimPayment]) -> dict[str, int]:
     return {"count": len(payments), "gross_idr": sum(p.amount_idr for p in payments)}
+
+
+# ------------------------------------------------------------------- the simulated acquirer
+
+
+#: The demo acquirer's profile (registered by ``retribusi demo``). Its state is kept where a real
+#: acquirer keeps it, on its own side: ``instance/sim_qris/`` (RSA key, the client secret we
+#: issued, its journal). Never in production.
+DEMO_ACQUIRER: Final = {
+    "code": "SIMQRIS",
+    "name": "Acquirer QRIS (simulasi)",
+    "client_id": "qris-acquirer-sim",
+}
+STATE_DIR: Final = "sim_qris"
+NOTIFY_SERVICE_PATH: Final = "/v1.0/qr/qr-mpm-notify"  # below the SNAP prefix
+
+
+@dataclass(frozen=True)
+class AcquirerReply:
+    payment: SimPayment
+    response_code: str
+    body: Mapping[str, Any]
+
+
+class SimulatedAcquirer:
+    """Pays our codes through the real notify endpoint, signed as its profile says."""
+
+    def __init__(
+        self, client: SnapClient, journal: SimJournal, *, asymmetric: bool = False
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.asymmetric = asymmetric
+
+    def _send(self, payment: SimPayment, status: str) -> AcquirerReply:
+        reply = self.client.call(
+            NOTIFY_SERVICE_PATH,
+            notification_for(payment, status=status),
+            asymmetric=self.asymmetric,
+        )
+        return AcquirerReply(payment, reply.response_code, reply.body)
+
+    def pay(
+        self,
+        payload: str,
+        *,
+        amount_idr: int | None = None,
+        paid_at: datetime | None = None,
+        status: str = "00",
+    ) -> AcquirerReply:
+        """The payer scans ``payload`` and pays; the acquirer notifies us. A successful payment
+        is journalled whatever we answer: the payer's money has moved and will be settled."""
+        moment = paid_at or clock.to_wib(self.client.now())
+        payment = payment_for(payload, paid_at=moment, amount_idr=amount_idr)
+        if status == "00":
+            self.journal.append(payment)
+        return self._send(payment, status)
+
+    def repeat(self, rrn: str | None = None) -> AcquirerReply:
+        """Send a journalled payment's notification again (an acquirer retry)."""
+        payment = self.journal.find(rrn) if rrn else self.journal.last()
+        if payment is None:
+            raise SimError("nothing to repeat: no such payment in the journal")
+        return self._send(payment, "00")
+
+
+def _state_dir() -> Path:
+    return Path(current_app.instance_path) / STATE_DIR
+
+
+def sim_enabled() -> bool:
+    return current_app.config.get("ENV") != "production"
+
+
+def register_demo_acquirer() -> dict[str, Any]:
+    """The demo acquirer's profile with the simulator's public key (idempotent); the client
+    secret we issue is saved on the simulator's side. Refused in production."""
+    if not sim_enabled():
+        raise Forbidden("the simulated acquirer is never registered in production")
+    folder = _state_dir()
+    key = load_or_create_key(folder / "private_key.pem")
+    saved_path = folder / "profile.json"
+    saved = json.loads(saved_path.read_text()) if saved_path.exists() else None
+    existing = find_by_client_id(DEMO_ACQUIRER["client_id"])
+    if existing is None:
+        issued = add_partner(
+            PartnerInput(
+                code=DEMO_ACQUIRER["code"],
+                kind=PartnerKind.QRIS_ACQUIRER,
+                name=DEMO_ACQUIRER["name"],
+                client_id=DEMO_ACQUIRER["client_id"],
+                public_key_pem=PartnerIdentity("", "", key).public_key_pem,
+            ),
+            actor="demo",
+        )
+        partner, secret, created = issued.partner, issued.client_secret, True
+    elif saved is None:
+        # The simulator lost its copy of the secret (instance folder wiped): issue a new one.
+        issued = rotate_secret(existing.code, actor="demo")
+        partner, secret, created = issued.partner, issued.client_secret, False
+    else:
+        partner, secret, created = existing, str(saved["client_secret"]), False
+    profile = {
+        "code": partner.code,
+        "client_id": partner.client_id,
+        "partner_id": partner.partner_id,
+        "client_secret": secret,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    saved_path.touch(mode=0o600)
+    saved_path.write_text(json.dumps(profile))
+    return {"sim_acquirer": {"code": partner.code, "created": created}}
+
+
+def demo_acquirer(base_url: str | None = None) -> SimulatedAcquirer:
+    """The demo acquirer, talking to this app in-process or to a server at ``base_url``."""
+    folder = _state_dir()
+    saved_path = folder / "profile.json"
+    if not saved_path.exists():
+        register_demo_acquirer()
+    saved = json.loads(saved_path.read_text())
+    identity = PartnerIdentity(
+        client_id=saved["client_id"],
+        partner_id=saved["partner_id"],
+        private_key=load_or_create_key(folder / "private_key.pem"),
+        client_secret=saved["client_secret"],
+    )
+    transport: Any = (
+        HttpTransport(base_url) if base_url else FlaskTransport(current_app.test_client())
+    )
+    # X-EXTERNAL-ID must be unique per partner and day across runs of the simulator too.
+    client = SnapClient(identity, transport, external_id_prefix=f"{secrets.randbelow(10**12):012d}")
+    return SimulatedAcquirer(client, SimJournal(folder / "journal.jsonl"))
+
+
+def demo_step() -> dict[str, Any]:
+    """``retribusi demo``: register the demo acquirer profile for the simulator."""
+    if not sim_enabled():
+        return {}
+    return register_demo_acquirer()

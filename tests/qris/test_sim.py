@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask
+from flask.testing import FlaskCliRunner
 
+from payments.models import Payment
 from payments.qris import build_dynamic, build_static
+from payments.qris.services import dynamic_code_for, stall_label
 from payments.sim.qris import (
     SETTLEMENT_COLUMNS,
     SignMode,
@@ -26,6 +32,8 @@ from payments.sim.qris import (
 from payments.va.signature import verify_asymmetric, verify_symmetric
 from reconcile.formats.qris_settlement import COLUMNS, parse_qris_settlement
 from retribusi import clock
+from retribusi.extensions import db
+from tests.qris.conftest import Billed
 from tests.qris.test_scan import IDENTITY
 
 WIB_NOON = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
@@ -119,3 +127,59 @@ def test_settlement_is_read_by_reconciliation(tmp_path: Path) -> None:
     assert {line.fee_idr for line in free.lines} == {0}  # MDR 0 % for government levies
     with pytest.raises(SimError):
         settlement_csv([], settlement_date=date(2026, 11, 24), mdr_pct=Decimal("-1"))
+
+
+# ------------------------------------------------------------------ through the CLI, end to end
+
+
+def test_demo_acquirer_pays_repeats_and_settles(
+    app: Flask, runner: FlaskCliRunner, billed: Billed, tmp_path: Path
+) -> None:
+    app.instance_path = str(tmp_path)
+    setup = runner.invoke(args=["sim", "qris", "setup", "--json"])
+    assert setup.exit_code == 0, setup.output
+    assert json.loads(setup.output)["sim_acquirer"] == {"code": "SIMQRIS", "created": True}
+    again = runner.invoke(args=["sim", "qris", "setup", "--json"])
+    assert json.loads(again.output)["sim_acquirer"]["created"] is False
+    code = dynamic_code_for(billed.vendor_id, billed.bill_ids[:1])
+    db.session.commit()
+    paid = runner.invoke(
+        args=["sim", "qris", "pay", "--code", code.reference, "--repeat", "2", "--json"]
+    )
+    assert paid.exit_code == 0, paid.output
+    replies = json.loads(paid.output)["replies"]
+    assert [r["response_code"] for r in replies] == ["2005200"] * 3
+    label = stall_label(billed.holding.stall)
+    typed = runner.invoke(
+        args=["sim", "qris", "pay", "--stall", label, "--amount", "20000", "--json"]
+    )
+    assert typed.exit_code == 0, typed.output
+    assert runner.invoke(args=["sim", "qris", "repeat"]).exit_code == 0
+    wrong = runner.invoke(args=["sim", "qris", "pay", "--code", code.reference, "--status", "06"])
+    assert wrong.exit_code == 1  # 4045200: refused, nothing recorded
+    payments = list(db.session.scalars(sa.select(Payment).where(Payment.sender == "SIMQRIS")))
+    assert sorted(p.amount_idr for p in payments) == sorted([code.amount_idr, 20_000])
+    out = tmp_path / "settle.csv"
+    day = clock.today_wib().isoformat()
+    settled = runner.invoke(args=["sim", "qris", "settle", "--date", day, "--out", str(out)])
+    assert settled.exit_code == 0, settled.output
+    parsed = parse_qris_settlement(out.read_bytes(), acquirer_id="SIMQRIS")
+    assert parsed.lines_read == 2 and not parsed.rejected
+    # What the acquirer settles is what the platform recorded: same references, same amounts.
+    assert {(line.bank_reference, line.amount_idr) for line in parsed.lines} == {
+        (p.external_ref, p.amount_idr) for p in payments
+    }
+    assert (
+        next(line for line in parsed.lines if line.customer_reference).customer_reference
+        == code.reference
+    )
+    assert runner.invoke(args=["sim", "qris", "pay"]).exit_code == 2  # nothing to pay
+
+
+def test_demo_registers_the_acquirer(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    app.instance_path = str(tmp_path)
+    result = runner.invoke(args=["demo", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["sim_acquirer"]["code"] == "SIMQRIS"
+    assert summary["qris"]["enabled"] is True
