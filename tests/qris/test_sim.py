@@ -3,9 +3,9 @@ the layout reconciliation reads (parsed here by the real importer)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-import json
 from pathlib import Path
 
 import pytest
