@@ -236,7 +236,10 @@ def pay_page() -> ResponseReturnValue:
         if error.status in {403, 404}:
             raise
         flash(_refused(error), "error")
-        return redirect(request.referrer or url_for("web.home"))
+        # Back to the page the form was on, never to another site named by a Referer header.
+        referrer = request.referrer or ""
+        back = referrer if referrer.startswith(request.host_url) else url_for("web.home")
+        return redirect(back)
     return redirect(url_for("qris.code_page", reference=code.reference))
 
 

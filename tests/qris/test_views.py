@@ -180,6 +180,13 @@ def test_code_requests_that_are_refused(
     assert refused.status_code == 302  # type: ignore[attr-defined]
     assert "/qris/kode/" not in refused.headers["Location"]  # type: ignore[attr-defined]
     assert pay(client, []).status_code == 302  # type: ignore[attr-defined]
+    token = csrf_token(client, "/")
+    elsewhere = client.post(
+        "/qris/bayar",
+        data={"csrf_token": token, "bill_id": "999999"},
+        headers={"Referer": "https://evil.example/phish"},
+    )
+    assert elsewhere.headers["Location"] == "/"  # never back to another site
     assert pay(client, ["x"]).status_code == 302  # type: ignore[list-item,attr-defined]
     with app.app_context():
         assert f.count(QrisCode) == 0
