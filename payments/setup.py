@@ -8,7 +8,9 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """The ledger the levy reads, the receipt key, the CLI commands."""
     import payments.qris.setup
+    import payments.sim.setup
     import payments.snap.setup
+    import payments.va.setup
     from payments.cli import ledger_cli
     from payments.ledger import init_ledger
     from payments.receipts import init_receipts
@@ -17,4 +19,7 @@ def init_app(app: Flask) -> None:
     init_receipts(app)
     app.cli.add_command(ledger_cli)
     payments.snap.setup.init_app(app)
+    payments.va.setup.init_app(app)
+    # The bank simulator's `sim` group before QRIS, which adds `sim qris` to it.
+    payments.sim.setup.init_app(app)
     payments.qris.setup.init_app(app)

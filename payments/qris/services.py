@@ -25,6 +25,7 @@ from payments.qris.builder import MerchantIdentity, build_dynamic, build_static
 from payments.qris.codec import QRIS_MAX_TRANSACTION_IDR
 from payments.qris.config import settings
 from payments.qris.models import QrisCode, QrisCodeBill
+from payments.va.services import va_numbers_for_vendor
 from retribusi import clock
 from retribusi.auth.access import require_market
 from retribusi.auth.models import Role, User
@@ -140,6 +141,8 @@ class StallCode:
     label: str
     payload: str
     holder_name: str | None
+    # The holder's virtual accounts, "BANK NAME 123450000012340": the card's fallback.
+    va_lines: tuple[str, ...] = ()
 
 
 def stalls_for_cards(
@@ -175,16 +178,27 @@ def stalls_for_cards(
     out = []
     for stall in stalls:
         label = stall_label(stall)
+        holder = holders.get(stall.id)
+        va_lines = (
+            tuple(f"{n.bank_name} {n.digits}" for n in va_numbers_for_vendor(holder[1]))
+            if holder is not None
+            else ()
+        )
         out.append(
             StallCode(
-                stall, label, build_static(identity, stall_reference=label), holders.get(stall.id)
+                stall,
+                label,
+                build_static(identity, stall_reference=label),
+                None if holder is None else holder[0],
+                va_lines,
             )
         )
     return out
 
 
-def _holders(stall_ids: Sequence[int], on: date) -> dict[int, str]:
-    names: dict[int, str] = {}
+def _holders(stall_ids: Sequence[int], on: date) -> dict[int, tuple[str, int]]:
+    """``{stall id: (holder name, vendor id)}`` of the SHPs in force on ``on``."""
+    names: dict[int, tuple[str, int]] = {}
     for start in range(0, len(stall_ids), 5000):
         rows = db.session.execute(
             select(Placement, Vendor.full_name)
@@ -196,7 +210,7 @@ def _holders(stall_ids: Sequence[int], on: date) -> dict[int, str]:
         )
         for placement, name in rows:
             if placement.covers(on):
-                names[placement.stall_id] = name
+                names[placement.stall_id] = (name, placement.vendor_id)
     return names
 
 

@@ -127,6 +127,7 @@ def _cards_response(codes: Sequence[StallCode], market_code: str, name: str) -> 
             stall_reference=c.stall.reference,
             stall_type=c.stall.stall_type.value,
             holder_name=c.holder_name,
+            va_lines=c.va_lines,
         )
         for c in codes
     ]

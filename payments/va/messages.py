@@ -547,8 +547,12 @@ def build_inquiry_response(
     max_bill_details: int = MAX_BILL_DETAILS,
     sub_company: str | None = None,
     additional_info: dict[str, object] | None = None,
+    allow_empty: bool = False,
 ) -> SnapResponse:
     """``2002400`` with ``inquiryStatus 00``, the bills and their total.
+
+    ``allow_empty``: an open-amount VA with nothing owed is still payable (into credit), so
+    it is answered with ``totalAmount 0.00`` and no bill details.
 
     ``totalAmount`` is the sum of ``bills`` (BCA: it must equal that sum for a non-multi-bill
     VA). A VA with nothing to pay is not answered here but with :func:`build_error_response`
@@ -558,10 +562,11 @@ def build_inquiry_response(
     """
     if sub_company is not None and not 0 < len(sub_company) <= MAX_SUB_COMPANY_CHARS:
         raise ValueError(f"subCompany must be 1..{MAX_SUB_COMPANY_CHARS} characters")
-    if not 0 < len(bills) <= max_bill_details:
+    if not (0 if allow_empty else 1) <= len(bills) <= max_bill_details:
         raise ValueError(f"an inquiry shows 1..{max_bill_details} bills, got {len(bills)}")
     total_idr = sum(bill.amount_idr for bill in bills)
-    _check_amount(total_idr)
+    if bills:
+        _check_amount(total_idr)
     data: dict[str, object] = {
         "inquiryStatus": InquiryStatus.SUCCESS.value,
         "inquiryReason": REASON_SUCCESS.as_json(),

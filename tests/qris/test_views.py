@@ -101,6 +101,22 @@ def test_officer_prints_the_cards_of_a_block(
     assert "Pasar Klewer" in block_a[0].get_textpage().get_text_range()
 
 
+def test_cards_show_the_holders_virtual_accounts(
+    app: Flask, client: FlaskClient, auth: AuthActions, market: Market
+) -> None:
+    from payments.va.services import va_numbers_for_vendor
+    from tests.snap.helpers import register
+
+    register(app, code="JATENG", company_code="12345")
+    with app.app_context():
+        (number,) = va_numbers_for_vendor(market.vendor_id)
+    auth.login_as(Role.OFFICER, market_codes=("KLEWER",))
+    card = pypdfium2.PdfDocument(client.get(f"/qris/kios/{market.klewer_stall}/kartu.pdf").data)
+    text = card[0].get_textpage().get_text_range()
+    assert number.digits in text
+    assert number.bank_name in text
+
+
 def test_officer_is_kept_to_their_markets(
     client: FlaskClient, auth: AuthActions, market: Market
 ) -> None:

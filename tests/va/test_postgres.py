@@ -1,0 +1,93 @@
+"""Concurrency on PostgreSQL: real connections, one thread (and app context) per bank call."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from payments.models import Allocation, Payment
+from payments.snap.models import VaType
+from payments.verify import verify_ledger
+from retribusi.extensions import db
+from tests.va.fixtures import bank, billed_vendor
+
+pytestmark = pytest.mark.postgres
+THREADS = 50
+PAYMENT = "/v1.0/transfer-va/payment"
+
+
+def post_together(app: Flask, requests: list[tuple[dict[str, str], bytes]]) -> list[dict[str, Any]]:
+    barrier = threading.Barrier(len(requests))
+    answers: list[dict[str, Any]] = [{} for _ in requests]
+
+    def run(index: int) -> None:
+        headers, body = requests[index]
+        client = app.test_client()
+        barrier.wait()
+        reply = client.post("/snap" + PAYMENT, headers=headers, data=body)
+        answers[index] = {"status": reply.status_code, **reply.get_json()}
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return answers
+
+
+def test_fifty_identical_flags_record_one_payment(app: Flask) -> None:
+    _reg, sim = bank(app)
+    vendor = billed_vendor(app, months=("2026-10", "2026-11"))
+    body = json.dumps(
+        {
+            "partnerServiceId": "   12345",
+            "customerNo": vendor.va[5:],
+            "virtualAccountNo": "   12345" + vendor.va[5:],
+            "paymentRequestId": "SAME-FLAG-1",
+            "paidAmount": {"value": f"{vendor.owed_idr}.00", "currency": "IDR"},
+            "flagAdvise": "N",
+        }
+    ).encode()
+    headers = sim.client.signed_headers(PAYMENT, body, external_id="EXT-SAME-1")
+    answers = post_together(app, [(headers, body)] * THREADS)
+    assert Counter(a["responseCode"] for a in answers) == {"2002500": THREADS}, answers
+    assert len({json.dumps(a, sort_keys=True) for a in answers}) == 1  # the same answer
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 1
+        allocated = db.session.scalar(sa.select(sa.func.sum(Allocation.amount_idr)))
+        assert allocated == vendor.owed_idr
+        assert verify_ledger(db.session).ok
+
+
+def test_fifty_different_payments_for_one_vendor_never_over_allocate(app: Flask) -> None:
+    _reg, sim = bank(app, va_type=VaType.PARTIAL)
+    vendor = billed_vendor(app, months=("2026-09", "2026-10", "2026-11"))
+    part_idr = vendor.owed_idr // 7 + 1  # six fit; a seventh would pay more than is owed
+    requests = []
+    for n in range(THREADS):
+        body = json.dumps(
+            {
+                "partnerServiceId": "   12345",
+                "customerNo": vendor.va[5:],
+                "virtualAccountNo": "   12345" + vendor.va[5:],
+                "paymentRequestId": f"PART-{n:03d}",
+                "paidAmount": {"value": f"{part_idr}.00", "currency": "IDR"},
+            }
+        ).encode()
+        requests.append((sim.client.signed_headers(PAYMENT, body, external_id=f"E-{n:03d}"), body))
+    answers = post_together(app, requests)
+    codes = Counter(a["responseCode"] for a in answers)
+    assert set(codes) <= {"2002500", "4042513"}, codes
+    assert codes["2002500"] == 6  # 6 × part fits; a 7th exceeds what is left
+    with app.app_context():
+        payments = db.session.scalars(sa.select(Payment)).all()
+        assert len(payments) == codes["2002500"]
+        allocated = db.session.scalar(sa.select(sa.func.sum(Allocation.amount_idr)))
+        assert allocated == part_idr * codes["2002500"] <= vendor.owed_idr
+        assert verify_ledger(db.session).ok
