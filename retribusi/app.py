@@ -77,6 +77,7 @@ I18N_UNITS = (
 def import_models() -> None:
     """Import every package's models so that ``Base.metadata`` knows all tables (migrations)."""
     import payments.models
+    import payments.qris.models
     import payments.snap.models  # noqa: F401
     import retribusi.audit
     import retribusi.auth.models

@@ -1,0 +1,37 @@
+"""Wires the QRIS channel into the application (called by ``payments.setup.init_app``)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Check the QRIS configuration (a bad value stops the start), register pages, CLI, demo."""
+    from payments.qris.cli import qris_cli
+    from payments.qris.config import init_config
+    from payments.qris.demo import demo_step
+    from payments.qris.snap import bp as snap_bp
+    from payments.qris.views import bp
+
+    init_config(app)
+    app.register_blueprint(bp)
+    app.register_blueprint(snap_bp)
+    app.cli.add_command(qris_cli)
+    app.extensions["retribusi.demo_steps"].append(demo_step)
+    _register_simulator(app)
+
+
+def _register_simulator(app: Flask) -> None:
+    """``retribusi sim qris …`` under the bank simulator's ``sim`` group when there is one,
+    else under a ``sim`` group of its own; the demo acquirer profile in ``retribusi demo``."""
+    import click
+
+    from payments.sim.qris import demo_step as sim_demo_step
+    from payments.sim.qris_cli import sim_qris_cli
+
+    group = app.cli.commands.get("sim")
+    if not isinstance(group, click.Group):
+        group = click.Group("sim", help="Simulated partners (demo and tests only).")
+        app.cli.add_command(group)
+    group.add_command(sim_qris_cli)
+    app.extensions["retribusi.demo_steps"].append(sim_demo_step)
