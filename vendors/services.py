@@ -594,6 +594,25 @@ def vendor_for_user(user_id: int) -> Vendor | None:
     return db.session.scalar(select(Vendor).where(Vendor.user_id == user_id))
 
 
+def vendors_paid_by(user: User) -> list[Vendor]:
+    """The vendors a vendor-role login pays for: their own record, and every vendor who named
+    this phone as their proxy payer (a son or daughter paying for an elderly parent)."""
+    if user.role is not Role.VENDOR:
+        return []
+    clauses = [Vendor.user_id == user.id]
+    if user.phone:
+        clauses.append(Vendor.proxy_phone == user.phone)
+    return list(db.session.scalars(select(Vendor).where(or_(*clauses)).order_by(Vendor.id)))
+
+
+def vendor_paid_by(user: User, vendor_id: int) -> Vendor:
+    """``vendor_id`` if ``user`` pays for them; 403 otherwise."""
+    for vendor in vendors_paid_by(user):
+        if vendor.id == vendor_id:
+            return vendor
+    raise Forbidden("this account is not yours to pay")
+
+
 def _in_markets(codes: Iterable[str]) -> Any:
     """SQL: the vendor holds or held an SHP on a stall in one of these markets."""
     return exists(

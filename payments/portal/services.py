@@ -8,37 +8,18 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from payments.ledger import credit_balance
 from payments.models import Allocation, Channel, Component, Payment, PaymentReversal, Receipt
 from retribusi import clock
 from retribusi.auth.models import Role, User
-from retribusi.errors import Forbidden
 from retribusi.extensions import db
 from retribusi.levy.billing import OpenBill, open_bills_for_vendor
 from retribusi.levy.models import Bill, BillStatus
 from vendors.models import Market, Vendor
 
 HISTORY_LIMIT = 50  # payments shown on the vendor's history page
-
-
-def payer_vendors(user: User) -> list[Vendor]:
-    """The vendors a vendor-role login pays for: their own record, and every vendor who named
-    this phone as their proxy payer (a son or daughter paying for an elderly parent)."""
-    if user.role is not Role.VENDOR:
-        return []
-    clauses = [Vendor.user_id == user.id]
-    if user.phone:
-        clauses.append(Vendor.proxy_phone == user.phone)
-    return list(db.session.scalars(select(Vendor).where(or_(*clauses)).order_by(Vendor.id)))
-
-
-def vendor_for_payer(user: User, vendor_id: int) -> Vendor:
-    for vendor in payer_vendors(user):
-        if vendor.id == vendor_id:
-            return vendor
-    raise Forbidden("this account is not yours to pay")
 
 
 @dataclass(frozen=True)

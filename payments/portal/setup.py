@@ -1,11 +1,15 @@
 """Wires the front doors: the vendor's and the officer's pages, and where "/" takes them.
 
-Channels add to the vendor's page without the portal knowing them: each appends a template
-name to ``app.extensions[PAY_OPTIONS]`` (shown under the bills, with ``account`` in context),
-``RECEIPT_LINKS`` (beside each receipt in the history, with ``entry``), ``OFFICER_LINKS``,
-``FINANCE_LINKS`` or ``ADMIN_LINKS`` (the task lists of those doors)."""
+Channels add to the vendor's page without the portal knowing them: each appends to
+``app.extensions[PAY_OPTIONS]`` a function of the vendor's account that returns ``(template,
+data)`` or ``None`` (the template is shown under the bills with ``account`` and ``data``),
+and a template name to ``RECEIPT_LINKS`` (beside each receipt in the history, with ``entry``),
+``OFFICER_LINKS``, ``FINANCE_LINKS`` or ``ADMIN_LINKS`` (the task lists of those doors)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask
 
@@ -17,6 +21,14 @@ RECEIPT_LINKS = "portal.receipt_links"
 OFFICER_LINKS = "portal.officer_links"
 FINANCE_LINKS = "portal.finance_links"
 ADMIN_LINKS = "portal.admin_links"
+
+
+# A pay option: the vendor's account -> (template, data), or None when it does not apply.
+PayOption = Callable[[Any], tuple[str, dict[str, Any]] | None]
+
+
+def add_pay_option(app: Flask, option: PayOption) -> None:
+    app.extensions.setdefault(PAY_OPTIONS, []).append(option)
 
 
 def init_portal(app: Flask) -> None:

@@ -18,11 +18,9 @@ from payments.portal.services import (
     collection_by_month,
     latest_payment_id,
     officer_day,
-    payer_vendors,
     payment_history,
     recent_months,
     vendor_account,
-    vendor_for_payer,
 )
 from payments.portal.setup import (
     ADMIN_LINKS,
@@ -36,6 +34,7 @@ from retribusi.auth.access import current_account, roles_required
 from retribusi.auth.models import Role
 from retribusi.levy.arrears import arrears
 from retribusi.levy.rules import AGE_BUCKETS
+from vendors.services import vendor_paid_by, vendors_paid_by
 
 bp = Blueprint(
     "portal",
@@ -49,7 +48,6 @@ bp = Blueprint(
 @bp.context_processor
 def _extension_points() -> dict[str, Any]:
     return {
-        "pay_options": current_app.extensions.get(PAY_OPTIONS, []),
         "receipt_links": current_app.extensions.get(RECEIPT_LINKS, []),
         "officer_links": current_app.extensions.get(OFFICER_LINKS, []),
         "finance_links": current_app.extensions.get(FINANCE_LINKS, []),
@@ -60,7 +58,7 @@ def _extension_points() -> dict[str, Any]:
 @bp.route("/saya")
 @roles_required(Role.VENDOR)
 def mine() -> ResponseReturnValue:
-    vendors = payer_vendors(current_account())
+    vendors = vendors_paid_by(current_account())
     if len(vendors) == 1:
         return redirect(url_for("portal.account", vendor_id=vendors[0].id))
     return render_template("portal/choose.html", vendors=vendors)
@@ -70,10 +68,13 @@ def mine() -> ResponseReturnValue:
 @roles_required(Role.VENDOR)
 def account(vendor_id: int) -> ResponseReturnValue:
     user = current_account()
-    vendor = vendor_for_payer(user, vendor_id)
+    vendor = vendor_paid_by(user, vendor_id)
+    owed = vendor_account(vendor)
+    options = [option(owed) for option in current_app.extensions.get(PAY_OPTIONS, [])]
     return render_template(
         "portal/account.html",
-        account=vendor_account(vendor),
+        account=owed,
+        pay_options=[o for o in options if o is not None],
         latest=latest_payment_id(vendor.id),
         proxy=vendor.user_id != user.id,
     )
@@ -82,7 +83,7 @@ def account(vendor_id: int) -> ResponseReturnValue:
 @bp.route("/saya/<int:vendor_id>/riwayat")
 @roles_required(Role.VENDOR)
 def history(vendor_id: int) -> ResponseReturnValue:
-    vendor = vendor_for_payer(current_account(), vendor_id)
+    vendor = vendor_paid_by(current_account(), vendor_id)
     return render_template("portal/history.html", vendor=vendor, entries=payment_history(vendor.id))
 
 
@@ -90,7 +91,7 @@ def history(vendor_id: int) -> ResponseReturnValue:
 @roles_required(Role.VENDOR)
 def status(vendor_id: int) -> ResponseReturnValue:
     """Polled by the pay page so the vendor sees the payment land without reloading."""
-    vendor = vendor_for_payer(current_account(), vendor_id)
+    vendor = vendor_paid_by(current_account(), vendor_id)
     owed = vendor_account(vendor)
     return jsonify(
         latest_payment_id=latest_payment_id(vendor.id),

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +36,7 @@ from retribusi.levy.billing import OpenBill, open_bills_for_vendor
 from retribusi.levy.errors import invalid, not_found
 from retribusi.levy.models import Bill
 from vendors.models import Block, Market, Placement, PlacementStatus, Stall, Vendor
+from vendors.services import vendor_paid_by, vendors_paid_by
 
 #: At most this many bills on one code: two years of monthly bills (the ledger's own bound).
 MAX_BILLS_PER_CODE: Final = 24
@@ -282,8 +283,7 @@ def _check_vendor_access(vendor: Vendor, bills: Sequence[OpenBill], user: User |
     if user is None:
         return
     if user.role is Role.VENDOR:
-        if vendor.user_id != user.id:
-            raise Forbidden("these bills are not yours")
+        vendor_paid_by(user, vendor.id)  # their own, or a vendor they pay for as proxy
         return
     markets = {m.id: m.code for m in db.session.scalars(select(Market))}
     for bill in bills:
@@ -476,8 +476,8 @@ def get_code(reference: str, user: User | None = None) -> DynamicCode:
         raise not_found("reference", f"no QRIS code {reference[:25]}")
     if user is not None:
         if user.role is Role.VENDOR:
-            vendor = db.session.get(Vendor, code.vendor_id)
-            if vendor is None or vendor.user_id != user.id:
+            # The vendor, or a proxy payer of theirs.
+            if code.vendor_id not in {v.id for v in vendors_paid_by(user)}:
                 # The same answer as for an unknown code: references are not to be probed.
                 raise not_found("reference", f"no QRIS code {reference[:25]}")
         else:
@@ -487,3 +487,14 @@ def get_code(reference: str, user: User | None = None) -> DynamicCode:
 
 def vendor_for_user(user: User) -> Vendor | None:
     return db.session.scalars(select(Vendor).where(Vendor.user_id == user.id)).first()
+
+
+MAX_CODE_BILLS = 24  # the most bills one dynamic code covers (the pay form's bound)
+
+
+def qris_pay_option(account: Any) -> tuple[str, dict[str, Any]] | None:
+    """The vendor's page: choose bills and show a dynamic code for them (``payments.portal``)."""
+    if not settings().enabled or not account.outstanding_idr:
+        return None
+    bills = [b for stall in account.stalls for b in stall.bills][:MAX_CODE_BILLS]
+    return "qris/_pay_option.html", {"bills": bills}

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from flask import Flask
 
+# Templates shown under a dynamic code (the demo's "pay with the simulated acquirer").
+CODE_EXTRAS = "qris.code_extras"
+
 
 def init_app(app: Flask) -> None:
     """Check the QRIS configuration (a bad value stops the start), register pages, CLI, demo."""
+    from payments.portal.setup import add_pay_option
     from payments.qris.cli import qris_cli
     from payments.qris.config import init_config
     from payments.qris.demo import demo_step
+    from payments.qris.services import qris_pay_option
     from payments.qris.snap import bp as snap_bp
     from payments.qris.views import bp
 
@@ -18,6 +23,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(snap_bp)
     app.cli.add_command(qris_cli)
     app.extensions["retribusi.demo_steps"].append(demo_step)
+    app.extensions.setdefault(CODE_EXTRAS, [])
+    add_pay_option(app, qris_pay_option)
     _register_simulator(app)
 
 

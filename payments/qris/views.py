@@ -13,12 +13,23 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from payments.portal.services import latest_payment_id
 from payments.qris.cards import MAX_CARDS_PER_PDF, Card, cards_pdf
 from payments.qris.config import settings
 from payments.qris.image import qr_png, qr_svg
@@ -32,6 +43,7 @@ from payments.qris.services import (
     static_payload,
     vendor_for_user,
 )
+from payments.qris.setup import CODE_EXTRAS
 from retribusi import clock
 from retribusi.auth.access import authenticated, current_account, roles_required
 from retribusi.auth.models import Role, User
@@ -40,6 +52,7 @@ from retribusi.extensions import db
 from retribusi.levy.arrears import market_scope
 from retribusi.levy.errors import reason_of
 from vendors.models import Block, Market
+from vendors.services import vendor_paid_by
 
 bp = Blueprint(
     "qris",
@@ -221,14 +234,20 @@ def _bill_ids() -> list[int]:
 def pay_page() -> ResponseReturnValue:
     """Make (or hand out again) a dynamic code for the chosen bills, then show it."""
     user = current_account()
+    raw_vendor = request.form.get("vendor_id", "")
+    if raw_vendor and not (raw_vendor.isascii() and raw_vendor.isdigit() and len(raw_vendor) <= 18):
+        abort(400)
     if user.role is Role.VENDOR:
-        vendor = vendor_for_user(user)
-        if vendor is None:
-            abort(403)
-        vendor_id = vendor.id
+        # A vendor pays their own bills, or those of a vendor who named them proxy payer.
+        if raw_vendor:
+            vendor_id = vendor_paid_by(user, int(raw_vendor)).id
+        else:
+            vendor = vendor_for_user(user)
+            if vendor is None:
+                abort(403)
+            vendor_id = vendor.id
     else:
-        raw_vendor = request.form.get("vendor_id", "")
-        if not (raw_vendor.isascii() and raw_vendor.isdigit() and len(raw_vendor) <= 18):
+        if not raw_vendor:
             abort(400)
         vendor_id = int(raw_vendor)
     try:
@@ -251,7 +270,13 @@ def code_page(reference: str) -> ResponseReturnValue:
     if not _CODE_RE.fullmatch(reference):
         abort(404)
     code = get_code(reference, current_account())
-    return render_template("qris/code.html", code=code, svg=qr_svg(code.payload))
+    return render_template(
+        "qris/code.html",
+        code=code,
+        svg=qr_svg(code.payload),
+        latest=latest_payment_id(code.vendor_id),
+        extras=current_app.extensions.get(CODE_EXTRAS, []),
+    )
 
 
 @bp.route("/kode/<reference>.<fmt>")

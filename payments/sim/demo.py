@@ -166,3 +166,10 @@ def pay_via_simulated_bank(vendor_id: int) -> PayResult:
     if va is None:
         raise NotFound("this vendor has no VA at the simulated bank")
     return demo_bank().pay_bills(va.digits)
+
+
+def sim_pay_option(account: Any) -> tuple[str, dict[str, Any]] | None:
+    """The vendor's page, demo only: "pay via the simulated bank" (``payments.portal``)."""
+    if not sim_enabled() or not account.outstanding_idr:
+        return None
+    return "sim/_pay_option.html", {}

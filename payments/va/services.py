@@ -353,3 +353,11 @@ def status(call: SnapRequest) -> SnapOutcome:
     )
     db.session.rollback()
     return SnapOutcome(response, "reversed" if reversed_ else "ok", payment_id=found.id)
+
+
+def va_pay_option(account: Any) -> tuple[str, dict[str, Any]] | None:
+    """The vendor's page: their VA numbers with the steps to pay them (``payments.portal``)."""
+    numbers = va_numbers_for_vendor(account.vendor.id)
+    if not numbers:
+        return None
+    return "va/_pay_option.html", {"numbers": numbers}
