@@ -160,6 +160,14 @@ def latest_payment_id(vendor_id: int) -> int:
     )
 
 
+def list_market_codes(codes: list[str] | None) -> list[str]:
+    """Market codes in order: all of them, or those of ``codes`` that exist."""
+    query = select(Market.code).order_by(Market.code)
+    if codes is not None:
+        query = query.where(Market.code.in_(codes))
+    return list(db.session.scalars(query))
+
+
 @dataclass(frozen=True)
 class MarketDay:
     code: str

@@ -17,6 +17,7 @@ from payments.portal.services import (
     collection_by_market,
     collection_by_month,
     latest_payment_id,
+    list_market_codes,
     officer_day,
     payment_history,
     recent_months,
@@ -33,6 +34,7 @@ from retribusi import clock
 from retribusi.auth.access import current_account, roles_required
 from retribusi.auth.models import Role
 from retribusi.levy.arrears import arrears
+from retribusi.levy.notices import notices_in_market
 from retribusi.levy.rules import AGE_BUCKETS
 from vendors.services import vendor_paid_by, vendors_paid_by
 
@@ -169,3 +171,16 @@ def finance() -> ResponseReturnValue:
 @roles_required(Role.ADMIN)
 def admin() -> ResponseReturnValue:
     return render_template("portal/admin.html")
+
+
+@bp.route("/petugas/teguran")
+@roles_required(Role.OFFICER, Role.ADMIN, Role.FINANCE)
+def notices() -> ResponseReturnValue:
+    """The letters issued for a market (STRD and Surat Teguran 1-3), newest first, to hand out."""
+    user = current_account()
+    codes = sorted(user.market_codes) if user.role is Role.OFFICER else None
+    markets = list_market_codes(codes)
+    wanted = request.args.get("pasar", "")[:32]
+    market = wanted if wanted in markets else (markets[0] if markets else None)
+    letters = notices_in_market(user, market) if market else []
+    return render_template("portal/notices.html", markets=markets, market=market, letters=letters)

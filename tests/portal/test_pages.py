@@ -180,3 +180,23 @@ def test_vendor_and_officer_cannot_open_the_finance_desk(
     auth.login_as(Role.OFFICER)
     assert client.get("/keuangan").status_code == 403
     assert client.get("/admin").status_code == 403
+
+
+def test_the_officer_lists_the_warning_letters_of_their_market(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    from retribusi.levy.notices import issue_notices
+
+    auth.login_as(Role.OFFICER, market_codes=("KLEWER",))
+    with app.app_context():
+        f.illustrative_tariffs()
+        f.holding("KLEWER")
+        f.holding("LEGI")
+        _bill_months("2026-08", "2026-09")
+        summary = issue_notices(actor="test")
+        assert summary.to_dict()["ok"]
+    page = text(client, "/petugas/teguran")
+    assert "/KLEWER/" in page and "/LEGI/" not in page
+    assert "Surat teguran 1" in page or "STRD" in page
+    assert client.get("/petugas/teguran?pasar=LEGI").status_code == 200  # falls back to theirs
+    assert "/LEGI/" not in text(client, "/petugas/teguran?pasar=LEGI")
