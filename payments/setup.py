@@ -6,11 +6,22 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """The ledger the levy reads, the receipt key, the CLI commands."""
+    """The ledger the levy reads, the receipt key, officer cash and deposits, the pages, the API,
+    the CLI commands and the demo step."""
+    from payments.api import blp
+    from payments.cash import init_cash
     from payments.cli import ledger_cli
+    from payments.demo import demo_step
+    from payments.deposits import init_deposits
     from payments.ledger import init_ledger
     from payments.receipts import init_receipts
+    from payments.views import bp
 
     init_ledger(app)
     init_receipts(app)
+    init_cash(app)
+    init_deposits(app)
+    app.register_blueprint(bp)
+    app.extensions["retribusi.api"].register_blueprint(blp)
     app.cli.add_command(ledger_cli)
+    app.extensions["retribusi.demo_steps"].append(demo_step)
