@@ -451,7 +451,7 @@ def qr_svg(text: str, *, label: str) -> str:
 # 58 mm thermal rolls print about 48 mm wide; A6 is a sheet for an office printer.
 _LAYOUT: Final = {
     "58mm": {"width": 58.0, "margin": 4.0, "font": 7.5, "title": 9.0, "qr": 40.0, "line": 3.6},
-    "a6": {"width": A6[0], "margin": 7.0, "font": 8.5, "title": 10.5, "qr": 42.0, "line": 4.0},
+    "a6": {"width": A6[0], "margin": 6.0, "font": 8.5, "title": 10.5, "qr": 38.0, "line": 3.9},
 }
 _THERMAL_MAX_MM: Final = 1000.0  # a receipt of 24 bills is ~250 mm; the roll is cut after it
 
@@ -483,19 +483,25 @@ class _Sheet:
             self.inner, self.line * scale, value, align=align, new_x="LMARGIN", new_y="NEXT"
         )
 
-    def pair(self, label: str, value: str, *, bold: bool = False) -> None:
+    def pair(
+        self, label: str, value: str, *, bold: bool = False, label_share: float | None = None
+    ) -> None:
         pdf = self.pdf
         pdf.set_font(FAMILY, "B" if bold else "", self.size)
-        label_w = self.inner * (0.42 if self.paper == "58mm" else 0.36)
+        share = label_share or (0.42 if self.paper == "58mm" else 0.36)
+        label_w = self.inner * share
         value_w = self.inner - label_w
         top = pdf.get_y()
-        heights = [
-            cast(float, pdf.multi_cell(w, self.line, t, align="L", dry_run=True, output="HEIGHT"))
-            for w, t in ((label_w, label), (value_w, value))
-        ]
-        pdf.multi_cell(label_w, self.line, label, align="L", new_x="RIGHT", new_y="TOP")
-        pdf.multi_cell(value_w, self.line, value, align="R", new_x="LMARGIN", new_y="TOP")
-        pdf.set_y(top + max(heights))
+        # Each side reports the height it took; the taller one decides where the next line goes.
+        heights = (
+            pdf.multi_cell(
+                label_w, self.line, label, align="L", new_x="RIGHT", new_y="TOP", output="HEIGHT"
+            ),
+            pdf.multi_cell(
+                value_w, self.line, value, align="R", new_x="LMARGIN", new_y="TOP", output="HEIGHT"
+            ),
+        )
+        pdf.set_y(top + max(cast(float, h) for h in heights))
 
     def rule(self) -> None:
         pdf = self.pdf
@@ -518,14 +524,16 @@ class _Sheet:
 
 
 def _head(sheet: _Sheet, view: ReceiptView) -> None:
-    sheet.text("PEMERINTAH KOTA SURAKARTA", bold=True, align="C")
-    sheet.text("DINAS PERDAGANGAN", bold=True, align="C")
+    if sheet.paper == "a6":  # one line each, to leave the sheet room for the QR code
+        sheet.text("PEMERINTAH KOTA SURAKARTA · DINAS PERDAGANGAN", bold=True, align="C", scale=0.9)
+    else:
+        sheet.text("PEMERINTAH KOTA SURAKARTA", bold=True, align="C")
+        sheet.text("DINAS PERDAGANGAN", bold=True, align="C")
     sheet.text("e-Retribusi Pasar", align="C")
     sheet.rule()
     sheet.text(
         "BUKTI PEMBAYARAN RETRIBUSI", bold=True, align="C", scale=sheet.title_size / sheet.size
     )
-    sheet.text("(SSRD)", align="C")
     sheet.text(view.number, bold=True, align="C")
     sheet.rule()
     if view.reversed_at is not None:
@@ -551,15 +559,17 @@ def _body(sheet: _Sheet, view: ReceiptView) -> None:
     sheet.rule()
     if view.lines:
         sheet.text("Tagihan yang dibayar", bold=True)
+        wide = 0.62 if sheet.paper == "58mm" else 0.72
         for item in view.lines:
             sheet.text(item.bill_number)
-            sheet.pair(f"{item.period_id} · {item.stall}", format_idr(item.total_idr))
+            detail = f"{item.period_id} · {item.stall}"
+            sheet.pair(detail, format_idr(item.total_idr), label_share=wide)
             if item.sanction_idr:
-                sheet.pair("  termasuk sanksi", format_idr(item.sanction_idr))
+                sheet.pair("  termasuk sanksi", format_idr(item.sanction_idr), label_share=wide)
         sheet.rule()
     if view.credit_idr:
-        sheet.pair("Menjadi saldo (kredit)", format_idr(view.credit_idr))
-    sheet.pair("JUMLAH DIBAYAR", format_idr(view.amount_idr), bold=True)
+        sheet.pair("Menjadi saldo (kredit)", format_idr(view.credit_idr), label_share=0.6)
+    sheet.pair("JUMLAH DIBAYAR", format_idr(view.amount_idr), bold=True, label_share=0.5)
     sheet.rule()
 
 
@@ -586,4 +596,6 @@ def receipt_pdf(view: ReceiptView, paper: Paper) -> bytes:
     # its font subsetting, is skipped), then draw it at the length used.
     probe = _draw(view, paper, _THERMAL_MAX_MM, probe=True)
     used_mm = probe.pdf.get_y() + probe.margin
+    for font in probe.pdf.fonts.values():
+        font.close()  # output() closes the font files; the probe is never output
     return bytes(_draw(view, paper, max(used_mm, 80.0)).pdf.output())
