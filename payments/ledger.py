@@ -275,7 +275,11 @@ def _result(session: AnySession, payment: Payment, *, replayed: bool) -> Recorde
 def _lock_vendor(session: AnySession, vendor_id: int) -> Vendor | None:
     query = select(Vendor).where(Vendor.id == vendor_id)
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
+        # FOR NO KEY UPDATE, not FOR UPDATE: the payment row inserted just before holds a KEY
+        # SHARE lock on this vendor (its foreign key), as does every concurrent payment's; FOR
+        # UPDATE conflicts with those, so two payments for one vendor would deadlock. NO KEY
+        # UPDATE still makes them take turns here.
+        query = query.with_for_update(key_share=True)
     return session.scalars(query).first()
 
 
