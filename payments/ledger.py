@@ -46,7 +46,7 @@ from retribusi.extensions import db
 from retribusi.levy.balances import PaidPortion
 from retribusi.levy.billing import open_bills_for_vendor, sync_bill_status
 from retribusi.levy.errors import conflict, invalid, not_found
-from retribusi.levy.models import Bill
+from retribusi.levy.models import OPEN_STATUSES, Bill
 from vendors.models import Vendor
 
 log = logging.getLogger(__name__)
@@ -372,7 +372,8 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
     session.add(payment)
     session.flush()
     _lock_vendor(session, incoming.vendor_id)
-    items = _items(session, incoming.vendor_id, paid_on)
+    as_of = _allocation_day(session, incoming.vendor_id, paid_on)
+    items = _items(session, incoming.vendor_id, as_of)
     open_ids = {i.bill_id for i in items}
     foreign = _foreign_targets(session, incoming)
     if foreign:
@@ -383,7 +384,7 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
         order=_order(),
         target_bill_ids=[b for b in incoming.target_bill_ids if b in open_ids],
     )
-    _write_parts(session, payment.id, split.parts, paid_on=paid_on, at=now)
+    _write_parts(session, payment.id, split.parts, paid_on=as_of, at=now)
     if split.credit_idr:
         session.add(
             CreditEntry(
@@ -394,11 +395,25 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
                 created_at=now,
             )
         )
-    _sync(session, (p.bill_id for p in split.parts), as_of=paid_on, actor=incoming.recorded_by)
+    _sync(session, (p.bill_id for p in split.parts), as_of=as_of, actor=incoming.recorded_by)
     issue_receipt(session, payment)
     session.flush()
     session.refresh(payment)
     return _result(session, payment, replayed=False)
+
+
+def _allocation_day(session: AnySession, vendor_id: int, paid_on: date) -> date:
+    """The day a payment's allocations count from: its own business day, unless the vendor's
+    open bills already hold allocations of a later day (a payment dated earlier than one
+    recorded before it: cash kept on an offline phone, a bank's clock behind ours). A bill's
+    account on a day ignores what was paid after that day, so allocating as of the earlier day
+    would offer principal that is already paid; the later day sees every rupiah paid."""
+    latest = session.scalar(
+        select(func.max(Allocation.paid_on))
+        .join(Bill, Bill.id == Allocation.bill_id)
+        .where(Bill.vendor_id == vendor_id, Bill.status.in_(OPEN_STATUSES))
+    )
+    return max(paid_on, latest) if latest is not None else paid_on
 
 
 def _foreign_targets(session: AnySession, incoming: PaymentIn) -> list[int]:
