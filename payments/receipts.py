@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import Flask, current_app
+from fpdf.fonts import TTFFont
 from PIL import Image
 from qrcode import QRCode
 from qrcode.constants import ERROR_CORRECT_M
@@ -597,5 +598,6 @@ def receipt_pdf(view: ReceiptView, paper: Paper) -> bytes:
     probe = _draw(view, paper, _THERMAL_MAX_MM, probe=True)
     used_mm = probe.pdf.get_y() + probe.margin
     for font in probe.pdf.fonts.values():
-        font.close()  # output() closes the font files; the probe is never output
+        if isinstance(font, TTFFont):
+            font.close()  # output() closes the font files; the probe is never output
     return bytes(_draw(view, paper, max(used_mm, 80.0)).pdf.output())
