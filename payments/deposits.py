@@ -54,6 +54,7 @@ DEFAULTS: Final[dict[str, Any]] = {
     "DEPOSIT_BACKDATE_MAX_DAYS": 31,
 }
 MAX_SLIP_CHARS: Final = 60
+MAX_ID: Final = 2**53  # larger ids exist nowhere (and overflow SQLite's integers)
 MAX_NOTE_CHARS: Final = 300
 
 
@@ -249,7 +250,7 @@ def _resolve(request: DepositIn) -> list[Payment]:
             raise invalid("payment_ids", "required", "pick the collections deposited")
         if len(ids) > limit:
             raise invalid("payment_ids", "too_many", f"at most {limit} payments per deposit")
-        if any(isinstance(i, bool) or not isinstance(i, int) or i <= 0 for i in ids):
+        if any(isinstance(i, bool) or not isinstance(i, int) or not 0 < i <= MAX_ID for i in ids):
             raise invalid("payment_ids", "type", "payment ids are positive whole numbers")
         return _picked(request.officer, ids)
     query = _undeposited(request.officer.id)

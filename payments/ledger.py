@@ -63,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
 MAX_REF_CHARS = 128
 MAX_SENDER_CHARS = 60
 MAX_TARGETS = 24  # a dynamic code names at most two years of monthly bills
+MAX_ID = 2**53
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,15 @@ def _check(incoming: PaymentIn) -> None:
         raise invalid("va_number", "format", "a virtual account number is 1-32 digits")
     if len(incoming.target_bill_ids) > MAX_TARGETS:
         raise invalid("target_bill_ids", "too_many", f"at most {MAX_TARGETS} bills per payment")
+    # Ids beyond what a database integer holds name nothing (and would overflow SQLite).
+    if any(not _is_id(b) for b in incoming.target_bill_ids):
+        raise invalid("target_bill_ids", "not_vendors", "a target is not a bill id")
+    if not _is_id(incoming.vendor_id):
+        raise not_found("vendor_id", f"no vendor {incoming.vendor_id}")
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 def _existing(session: AnySession, incoming: PaymentIn) -> Payment | None:

@@ -75,6 +75,9 @@ bp = Blueprint(
 )
 
 STAFF = (Role.ADMIN, Role.FINANCE, Role.OFFICER)
+# Ids in paths are bounded: a number the database cannot hold is a 404, not an overflow.
+MAX_ID = 2**53 - 1
+ID = f"int(min=1, max={MAX_ID})"
 PAGE_SIZE = 25
 MAX_PAGE = 10_000
 VERIFY_LIMIT = "60 per minute"
@@ -137,7 +140,7 @@ def _date_arg(name: str) -> date | None:
 
 def _int_arg(name: str) -> int | None:
     raw = (request.args.get(name) or "").strip()[:18]
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**62 else None
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_ID else None
 
 
 # --- payments and receipts --------------------------------------------------------------------
@@ -215,14 +218,14 @@ def _render_payment(
     ), status
 
 
-@bp.route("/pembayaran/<int:payment_id>")
+@bp.route(f"/pembayaran/<{ID}:payment_id>")
 @authenticated
 def payment_page(payment_id: int) -> ResponseReturnValue:
     payment = get_payment(payment_id, current_account())
     return _render_payment(payment, forms.ReversalForm(), {})
 
 
-@bp.route("/pembayaran/<int:payment_id>/kuitansi-<any(58mm,a6):paper>.pdf")
+@bp.route(f"/pembayaran/<{ID}:payment_id>/kuitansi-<any(58mm,a6):paper>.pdf")
 @authenticated
 def receipt_pdf_page(payment_id: int, paper: str) -> ResponseReturnValue:
     payment = get_payment(payment_id, current_account())
@@ -236,7 +239,7 @@ def receipt_pdf_page(payment_id: int, paper: str) -> ResponseReturnValue:
     )
 
 
-@bp.route("/pembayaran/<int:payment_id>/batal", methods=["POST"])
+@bp.route(f"/pembayaran/<{ID}:payment_id>/batal", methods=["POST"])
 @roles_required(*REVERSERS)
 def reverse_page(payment_id: int) -> ResponseReturnValue:
     user = current_account()
@@ -376,7 +379,7 @@ def cash_new_page() -> ResponseReturnValue:
         key = check_form_key(user.id, form.idempotency_key.data)
         amount = parse_typed_amount(form.amount.data)
         bill = form.bill_id.data or ""
-        if bill and not bill.isdigit():
+        if bill and not (bill.isdigit() and 0 < int(bill) <= MAX_ID):
             raise invalid("target_bill_ids", "not_vendors", "not a bill of this vendor")
         raw = {
             "vendor_id": vendor.id,
@@ -500,7 +503,11 @@ def deposit_new_page() -> ResponseReturnValue:
             except ValueError:
                 selection = Selection.DAY
             try:
-                picked = tuple(int(i) for i in (form.payment_ids.data or []) if str(i).isdigit())
+                picked = tuple(
+                    int(i)
+                    for i in (form.payment_ids.data or [])
+                    if str(i).isdigit() and len(str(i)) <= 16
+                )
                 result = create_deposit(
                     DepositIn(
                         officer=user,
@@ -562,13 +569,13 @@ def _render_deposit(
     ), status
 
 
-@bp.route("/setoran/<int:deposit_id>")
+@bp.route(f"/setoran/<{ID}:deposit_id>")
 @roles_required(*STAFF)
 def deposit_page(deposit_id: int) -> ResponseReturnValue:
     return _render_deposit(deposit_id, forms.VerifyForm(), {})
 
 
-@bp.route("/setoran/<int:deposit_id>/verifikasi", methods=["POST"])
+@bp.route(f"/setoran/<{ID}:deposit_id>/verifikasi", methods=["POST"])
 @roles_required(Role.FINANCE, Role.ADMIN)
 def verify_deposit_page(deposit_id: int) -> ResponseReturnValue:
     user = current_account()

@@ -151,6 +151,10 @@ def test_a_payment_shows_its_allocations_and_receipt(
     both = f"/api/v1/allocations?payment_id={ledger['first']}&bill_id={ledger['october']}"
     assert client.get(both, headers=finance).status_code == 422
     assert client.get("/api/v1/payments/999999", headers=finance).status_code == 404
+    big = "9" * 30  # more than any database integer holds: not found, not an overflow
+    for path in (f"/api/v1/payments/{big}", f"/api/v1/receipts/{big}", f"/api/v1/deposits/{big}"):
+        assert client.get(path, headers=finance).status_code == 404, path
+    assert client.get(f"/api/v1/payments?vendor_id={big}", headers=finance).status_code == 422
 
 
 def written(app: Flask) -> tuple[int, int, int, int]:
@@ -269,5 +273,8 @@ def test_payment_pages_list_and_filter(
     assert "3 pembayaran" in page and ledger["first_receipt"] in page
     only_legi = client.get(f"/pembayaran?vendor={ledger['legi_vendor']}").get_data(as_text=True)
     assert "1 pembayaran" in only_legi
-    for junk in ("page=-1", "page=abc", "from=2026-13-45", "channel=gold", "vendor=x"):
+    for junk in ("page=-1", "page=abc", "from=2026-13-45", "channel=gold", "vendor=x",
+                 "vendor=" + "9" * 30, "page=" + "9" * 30):  # fmt: skip
         assert client.get(f"/pembayaran?{junk}").status_code == 200
+    for path in ("/pembayaran/" + "9" * 30, "/setoran/" + "9" * 30, "/pembayaran/0"):
+        assert client.get(path).status_code == 404

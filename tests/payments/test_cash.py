@@ -225,6 +225,17 @@ def test_cash_aimed_at_a_bill_pays_it_first(
         assert payment.target_bill_ids == [november]
 
 
+def test_a_bill_choice_that_is_no_bill_is_refused(
+    app: Flask, client: FlaskClient, auth: AuthActions, klewer: dict[str, Any]
+) -> None:
+    auth.login_as(Role.OFFICER, market_codes=("KLEWER",))
+    form = open_form(client, klewer["vendor"])
+    for bill in ("9" * 30, "abc", "-1", "424242"):
+        response = send(client, klewer["vendor"], form, amount="5000", bill_id=bill)
+        assert response.status_code == 422, bill
+    assert written(app) == (0, 0, 0)
+
+
 def test_only_officers_take_cash(
     client: FlaskClient, auth: AuthActions, klewer: dict[str, Any]
 ) -> None:

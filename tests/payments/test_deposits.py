@@ -216,6 +216,11 @@ def test_a_deposit_of_cash_that_is_not_the_officers_is_refused(
         lambda: deposit(people["a"], selection=Selection.PICKED, payment_ids=(424242,)),
         NotFound,
     )
+    refused(
+        lambda: deposit(people["a"], selection=Selection.PICKED, payment_ids=(10**30,)),
+        ValidationFailed,
+        "type",
+    )
     refused(lambda: deposit(people["finance"]), Forbidden)
 
 

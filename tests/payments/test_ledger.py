@@ -222,6 +222,10 @@ def test_unknown_vendor_bad_times_and_foreign_bills_are_refused(klewer: f.Holdin
     refused(lambda: pay(klewer.vendor.id, 1_000, ref=""), ValidationFailed, "length")
     refused(lambda: pay(klewer.vendor.id, 1_000, ref="x" * 129), ValidationFailed, "length")
     refused(lambda: pay(klewer.vendor.id, 1_000, ref="a\nb"), ValidationFailed, "characters")
+    refused(lambda: pay(10**30, 1_000), NotFound, "not_found")
+    refused(
+        lambda: pay(klewer.vendor.id, 1_000, targets=(10**30,)), ValidationFailed, "not_vendors"
+    )
 
 
 def test_a_reversal_reopens_the_bills_and_withdraws_the_credit(klewer: f.Holding) -> None:
