@@ -317,7 +317,7 @@ def public_key_page() -> ResponseReturnValue:
 @roles_required(Role.OFFICER)
 def cash_page() -> ResponseReturnValue:
     user = current_account()
-    today_rows = [c for c in undeposited(user.id) if c.paid_on == today()]
+    today_rows = undeposited(user.id, on=today())
     days = undeposited_days(user.id)
     return render_template(
         "payments/cash_home.html",
