@@ -1,4 +1,5 @@
-"""``retribusi ledger …``: check the payment ledger's invariants; reverse a payment."""
+"""``retribusi ledger …``: check the payment ledger's invariants, reverse a payment, print the
+receipts' public key, check a receipt."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import click
 from flask.cli import with_appcontext
 
 from payments.ledger import reverse_payment
+from payments.receipts import VERIFY_PATH, public_pem, verify_receipt
 from payments.verify import verify_ledger
 from retribusi.cli import emit, fail
 from retribusi.errors import DomainError
 from retribusi.extensions import db
 
 
-@click.group("ledger", help="The payment ledger: verify its invariants, reverse a payment.")
+@click.group(
+    "ledger", help="The payment ledger: verify its invariants, reverse a payment, receipts."
+)
 def ledger_cli() -> None:
     pass
 
@@ -70,3 +74,38 @@ def ledger_reverse(payment_id: int, reference: str, reason: str, as_json: bool) 
         as_json,
         f"payment {done.payment_id} reversed; {len(done.reopened_bill_ids)} bills reopen",
     )
+
+
+@ledger_cli.command("public-key")
+@with_appcontext
+def ledger_public_key() -> None:
+    """Print the receipts' public key (PEM): anyone may hold it to check receipts offline."""
+    click.echo(public_pem(), nl=False)
+
+
+@ledger_cli.command("check-receipt")
+@click.argument("link_or_token")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def ledger_check_receipt(link_or_token: str, as_json: bool) -> None:
+    """Check a receipt link (or its token) as the public page does; exit 1 if it is not valid."""
+    token = link_or_token.strip().rsplit(VERIFY_PATH, 1)[-1]
+    verdict = verify_receipt(token)
+    db.session.rollback()
+    payload = verdict.payload or {}
+    body = {
+        "ok": verdict.valid,
+        "valid": verdict.valid,
+        "reason": verdict.reason,
+        "reversed": verdict.reversed,
+        "number": payload.get("n") if verdict.valid else None,
+        "amount_idr": payload.get("a") if verdict.valid else None,
+    }
+    if verdict.valid:
+        state = "valid, but the payment was reversed" if verdict.reversed else "valid"
+        human = f"{payload.get('n')}: {state} (Rp{payload.get('a')}, {payload.get('t')})"
+    else:
+        human = f"not valid: {verdict.reason}"
+    emit(body, as_json, human)
+    if not verdict.valid:
+        sys.exit(1)

@@ -43,7 +43,7 @@ from retribusi import clock
 from retribusi.audit import record_event
 from retribusi.db import AnySession, transaction
 from retribusi.extensions import db
-from retribusi.levy.balances import PaidPortion
+from retribusi.levy.balances import Account, PaidPortion
 from retribusi.levy.billing import (
     open_accounts,
     open_bills_for_vendor,
@@ -68,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
 MAX_REF_CHARS = 128
 MAX_SENDER_CHARS = 60
 MAX_TARGETS = 24  # a dynamic code names at most two years of monthly bills
+MAX_ID = 2**53
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,15 @@ def _check(incoming: PaymentIn) -> None:
         raise invalid("va_number", "format", "a virtual account number is 1-32 digits")
     if len(incoming.target_bill_ids) > MAX_TARGETS:
         raise invalid("target_bill_ids", "too_many", f"at most {MAX_TARGETS} bills per payment")
+    # Ids beyond what a database integer holds name nothing (and would overflow SQLite).
+    if any(not _is_id(b) for b in incoming.target_bill_ids):
+        raise invalid("target_bill_ids", "not_vendors", "a target is not a bill id")
+    if not _is_id(incoming.vendor_id):
+        raise not_found("vendor_id", f"no vendor {incoming.vendor_id}")
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 def _existing(session: AnySession, incoming: PaymentIn) -> Payment | None:
@@ -385,9 +395,10 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
             raise invalid(
                 "target_bill_ids", "not_vendors", f"bills {foreign} are not this vendor's"
             )
+    as_of = _allocation_day(opened, paid_on)
     items = []
     for bill, account in opened:
-        owed = account.figures(paid_on)
+        owed = account.figures(as_of)
         items.append(
             OpenItem(
                 bill.id, bill.due_on, owed.principal_outstanding_idr, owed.sanction_outstanding_idr
@@ -399,7 +410,7 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
         order=_order(),
         target_bill_ids=[t for t in targets if t in by_id],
     )
-    _write_parts(session, payment.id, split.parts, paid_on=paid_on, at=now)
+    _write_parts(session, payment.id, split.parts, paid_on=as_of, at=now)
     if split.credit_idr:
         session.add(
             CreditEntry(
@@ -416,7 +427,7 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
     changed = [
         (
             by_id[bill_id][0],
-            by_id[bill_id][1].figures(paid_on, [PaidPortion(paid_on, principal, sanction)]),
+            by_id[bill_id][1].figures(as_of, [PaidPortion(as_of, principal, sanction)]),
         )
         for bill_id, (principal, sanction) in per_bill.items()
     ]
@@ -452,6 +463,16 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
         paid_at=payment.paid_at,
         bills=bills,
     )
+
+
+def _allocation_day(opened: Sequence[tuple[Bill, Account]], paid_on: date) -> date:
+    """The day a payment's allocations count from: its own business day, unless the vendor's
+    open bills already hold allocations of a later day (a payment dated earlier than one
+    recorded before it: cash kept on an offline phone, a bank's clock behind ours). A bill's
+    account on a day ignores what was paid after that day, so allocating as of the earlier day
+    would offer principal that is already paid; the later day sees every rupiah paid."""
+    days = [portion.paid_on for _bill, account in opened for portion in account.portions]
+    return max([paid_on, *days])
 
 
 def _foreign_targets(session: AnySession, incoming: PaymentIn) -> list[int]:

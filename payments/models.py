@@ -241,15 +241,29 @@ class DepositItem(Base):
 
 
 class DepositVerification(Base):
-    """Finance's check of a deposit against the collections it covers."""
+    """Finance's check of a deposit: what the bank actually credited for the slip, against the
+    cash payments the deposit covers. Once per deposit (a correction is a note on a new deposit,
+    never an edit)."""
 
     __tablename__ = "deposit_verifications"
+    __table_args__ = (
+        CheckConstraint("received_idr >= 0", name="received_not_negative"),
+        CheckConstraint("difference_idr = received_idr - collected_idr", name="difference"),
+        CheckConstraint(
+            "(status = 'verified' AND difference_idr = 0)"
+            " OR (status = 'discrepancy' AND difference_idr <> 0)",
+            name="status_matches_difference",
+        ),
+    )
 
     id: Mapped[IdPK]
     deposit_id: Mapped[int] = mapped_column(BigId, ForeignKey("deposits.id"), unique=True)
     status: Mapped[DepositStatus] = mapped_column(_enum(DepositStatus, "deposit_status"))
+    # What finance found credited for the slip (bank statement or kas receipt), whole rupiah.
+    received_idr: Mapped[int] = mapped_column(BigInteger)
+    # Σ the deposit's cash payments that stand (not reversed) when it is verified.
     collected_idr: Mapped[int] = mapped_column(BigInteger)
-    difference_idr: Mapped[int] = mapped_column(BigInteger)  # deposited − collected
+    difference_idr: Mapped[int] = mapped_column(BigInteger)  # received − collected
     verified_by: Mapped[str] = mapped_column(String(120))
     verified_at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(String(300))

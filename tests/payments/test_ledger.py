@@ -222,6 +222,10 @@ def test_unknown_vendor_bad_times_and_foreign_bills_are_refused(klewer: f.Holdin
     refused(lambda: pay(klewer.vendor.id, 1_000, ref=""), ValidationFailed, "length")
     refused(lambda: pay(klewer.vendor.id, 1_000, ref="x" * 129), ValidationFailed, "length")
     refused(lambda: pay(klewer.vendor.id, 1_000, ref="a\nb"), ValidationFailed, "characters")
+    refused(lambda: pay(10**30, 1_000), NotFound, "not_found")
+    refused(
+        lambda: pay(klewer.vendor.id, 1_000, targets=(10**30,)), ValidationFailed, "not_vendors"
+    )
 
 
 def test_a_reversal_reopens_the_bills_and_withdraws_the_credit(klewer: f.Holding) -> None:
@@ -402,3 +406,29 @@ def test_payment_channels_are_kept_apart(klewer: f.Holding) -> None:
     va = pay(klewer.vendor.id, 1_000, ref="SAME", channel=Channel.VA, sender="bank-jateng")
     qris = pay(klewer.vendor.id, 1_000, ref="SAME", channel=Channel.QRIS, sender="bank-jateng")
     assert va.payment_id != qris.payment_id
+
+
+def test_a_payment_dated_before_one_already_recorded_never_over_allocates(
+    klewer: f.Holding,
+) -> None:
+    """Cash kept on an offline phone arrives after a later bank payment for the same bill: the
+    bill's account on the earlier day does not see the later payment, so it is allocated as of
+    the latest day already recorded, and nothing is offered twice."""
+    (november,) = issue("2026-11")
+    today = pay(klewer.vendor.id, 100_000)
+    earlier = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
+    backdated = pay(klewer.vendor.id, 100_000, paid_at=earlier)
+    assert [(b.principal_idr, b.sanction_idr) for b in today.bills] == [(100_000, 0)]
+    assert [(b.principal_idr, b.sanction_idr) for b in backdated.bills] == [
+        (MONTH_IDR - 100_000, 0)
+    ]
+    assert backdated.credit_idr == 200_000 - MONTH_IDR
+    rows = db.session.scalars(
+        sa.select(Allocation).where(Allocation.payment_id == backdated.payment_id)
+    ).all()
+    assert {a.paid_on for a in rows} == {TODAY}  # counted from the later day
+    payment = db.session.get(Payment, backdated.payment_id)
+    assert payment is not None and payment.paid_on == date(2026, 11, 21)  # as it was paid
+    assert statuses() == ["paid"]
+    assert_ledger_ok()
+    assert november.number in {b.number for b in today.bills}

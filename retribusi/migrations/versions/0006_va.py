@@ -1,7 +1,7 @@
 """SNAP layer: partner profiles, B2B tokens, the raw call log and its answers, X-EXTERNAL-ID claims
 
 Revision ID: 0006_va
-Revises: 0004_payments
+Revises: 0005_cash
 Create Date: 2026-12-01 20:01:32.584564
 
 """
@@ -13,7 +13,7 @@ from retribusi.dbops import append_only, drop_append_only
 
 # revision identifiers, used by Alembic.
 revision = '0006_va'
-down_revision = '0004_payments'
+down_revision = '0005_cash'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,55 @@
+"""The demo: a few hundred payments over the demo's bills, deposits, and a ledger that verifies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from payments.models import Channel, Deposit, DepositStatus, Payment, PaymentReversal, Receipt
+from retribusi.extensions import db
+from tests.levy import factories as f
+from vendors.models import Vendor
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    # A smaller registry than `make run` loads, so the test stays quick; every step still runs.
+    return {**app_config, "VENDORS_DEMO_VENDORS": 400}
+
+
+def test_the_demo_pays_bills_deposits_cash_and_the_ledger_verifies(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    first = runner.invoke(args=["demo", "--json"])
+    assert first.exit_code == 0, first.output
+    made = json.loads(first.output)["payments"]
+    assert made["counter"] >= 150 and made["cash"] >= 20 and made["deposits"] == 2
+    verify = runner.invoke(args=["ledger", "verify", "--json"])
+    assert verify.exit_code == 0, verify.output
+    assert json.loads(verify.output)["payments"] == made["counter"] + made["cash"]
+    with app.app_context():
+        assert f.count(Receipt) == f.count(Payment)
+        assert f.count(PaymentReversal) == 1
+        statuses = sorted(
+            d.verification.status.value
+            for d in db.session.scalars(sa.select(Deposit))
+            if d.verification is not None
+        )
+        assert statuses == [DepositStatus.DISCREPANCY.value, DepositStatus.VERIFIED.value]
+        sri = db.session.scalars(sa.select(Vendor).where(Vendor.phone == "6281234567890")).one()
+        channels = set(
+            db.session.scalars(sa.select(Payment.channel).where(Payment.vendor_id == sri.id))
+        )
+        assert channels == {Channel.COUNTER, Channel.CASH}
+        counts = (f.count(Payment), f.count(Deposit), f.audit_count())
+    again = runner.invoke(args=["demo", "--json"])
+    assert again.exit_code == 0
+    assert json.loads(again.output)["payments"] == made
+    with app.app_context():
+        assert (f.count(Payment), f.count(Deposit), f.audit_count()) == counts
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
