@@ -679,3 +679,22 @@ def reverse_payment(
             return Reversed(payment.id, reversal.id, tuple(sorted(reopened)), credit)
     except IntegrityError as error:
         raise conflict("payment", "already_reversed", "this payment is already reversed") from error
+
+
+def payments_summary_part(vendor: Vendor) -> dict[str, Any]:
+    """``vendors show --json`` and the vendor API: the vendor's credit and their payments."""
+    count, total, last = db.session.execute(
+        select(
+            func.count(Payment.id),
+            func.coalesce(func.sum(Payment.amount_idr), 0),
+            func.max(Payment.paid_at),
+        ).where(Payment.vendor_id == vendor.id)
+    ).one()
+    return {
+        "credit_idr": credit_balance(vendor.id),
+        "payments": {
+            "count": int(count),
+            "received_idr": int(total),
+            "last_paid_at": clock.to_wib(last).isoformat(timespec="seconds") if last else None,
+        },
+    }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from vendors.services import register_summary_part
+
 
 def init_app(app: Flask) -> None:
     """The ledger the levy reads, the receipt key, officer cash and deposits, the pages, the API,
@@ -18,7 +20,7 @@ def init_app(app: Flask) -> None:
     from payments.cli import ledger_cli
     from payments.demo import demo_step
     from payments.deposits import init_deposits
-    from payments.ledger import init_ledger
+    from payments.ledger import init_ledger, payments_summary_part
     from payments.portal.setup import init_portal
     from payments.receipts import init_receipts
     from payments.views import bp
@@ -36,5 +38,27 @@ def init_app(app: Flask) -> None:
     # The bank simulator's `sim` group before QRIS, which adds `sim qris` to it.
     payments.sim.setup.init_app(app)
     payments.qris.setup.init_app(app)
+    _links(app)
+    register_summary_part(app, payments_summary_part)
     # After the channels: their demo steps (bank and acquirer profiles) run before the payments.
     app.extensions["retribusi.demo_steps"].append(demo_step)
+
+
+def _links(app: Flask) -> None:
+    """Each door's task list: the pages of this package and its channels."""
+    from payments.portal.setup import ADMIN_LINKS, FINANCE_LINKS, OFFICER_LINKS, RECEIPT_LINKS
+    from vendors.services import VENDOR_ACTIONS
+
+    links = app.extensions
+    links[OFFICER_LINKS] += [
+        "payments/links/officer_cash.html",
+        "payments/links/officer_deposit.html",
+        "qris/links/officer_cards.html",
+    ]
+    links[FINANCE_LINKS] += [
+        "payments/links/finance_payments.html",
+        "payments/links/finance_deposits.html",
+    ]
+    links[ADMIN_LINKS].append("va/links/admin_partners.html")
+    links[RECEIPT_LINKS].append("payments/links/receipt.html")
+    links.setdefault(VENDOR_ACTIONS, []).append("payments/links/vendor_cash.html")

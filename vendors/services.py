@@ -594,6 +594,11 @@ def vendor_for_user(user_id: int) -> Vendor | None:
     return db.session.scalar(select(Vendor).where(Vendor.user_id == user_id))
 
 
+# Templates later packages add to a vendor's staff page (e.g. "take a cash payment"), shown
+# with ``vendor`` in context: app.extensions[VENDOR_ACTIONS].
+VENDOR_ACTIONS = "vendors.vendor_actions"
+
+
 def vendors_paid_by(user: User) -> list[Vendor]:
     """The vendors a vendor-role login pays for: their own record, and every vendor who named
     this phone as their proxy payer (a son or daughter paying for an elderly parent)."""

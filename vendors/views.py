@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import IO, Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -37,6 +37,7 @@ from vendors.placements import (
 )
 from vendors.problems import N_, FieldError, Problem, VendorConflict, VendorInvalid
 from vendors.services import (
+    VENDOR_ACTIONS,
     Actor,
     FirstPlacement,
     VendorInput,
@@ -55,6 +56,7 @@ from vendors.services import (
     today,
     update_stall,
     update_vendor,
+    vendor_summary,
 )
 
 bp = Blueprint(
@@ -157,6 +159,8 @@ def vendor_page(vendor_id: int) -> ResponseReturnValue:
         placements=placements,
         history=history,
         can_edit=_can_edit(),
+        summary=vendor_summary(vendor),
+        actions=current_app.extensions.get(VENDOR_ACTIONS, []),
     )
 
 

@@ -200,3 +200,38 @@ def test_the_officer_lists_the_warning_letters_of_their_market(
     assert "Surat teguran 1" in page or "STRD" in page
     assert client.get("/petugas/teguran?pasar=LEGI").status_code == 200  # falls back to theirs
     assert "/LEGI/" not in text(client, "/petugas/teguran?pasar=LEGI")
+
+
+def test_every_door_links_to_its_tasks(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+    auth.login_as(Role.OFFICER, market_codes=("KLEWER",))
+    with app.app_context():
+        f.illustrative_tariffs()
+        holding = f.holding("KLEWER")
+        _bill_months("2026-10")
+    officer = text(client, "/")
+    for path in ("/kas/baru", "/kas", "/qris/kartu", "/petugas/teguran", "/karcis"):
+        assert f'href="{path}"' in officer, path
+    vendor_page = text(client, f"/pedagang/{holding.vendor.id}")
+    assert "Terutang hari ini" in vendor_page and "Rp159.075" in vendor_page  # + 1 % of it
+    assert f'href="/kas/baru?vendor={holding.vendor.id}"' in vendor_page
+    auth.logout()
+    auth.login_as(Role.FINANCE)
+    desk = text(client, "/")
+    assert 'href="/pembayaran"' in desk and 'href="/setoran"' in desk
+    assert f'href="/kas/baru?vendor={holding.vendor.id}"' not in text(
+        client, f"/pedagang/{holding.vendor.id}"
+    )  # finance reads; officers take cash
+    auth.logout()
+    auth.login_as(Role.ADMIN)
+    assert 'href="/admin/mitra-snap"' in text(client, "/")
+
+
+def test_the_vendors_history_links_each_receipt(
+    app: Flask, client: FlaskClient, vendor_login: tuple[User, f.Holding]
+) -> None:
+    _user, holding = vendor_login
+    with app.app_context():
+        paid = pay(holding.vendor.id, 10_000)
+    history = text(client, f"/saya/{holding.vendor.id}/riwayat")
+    assert f'href="/pembayaran/{paid.payment_id}"' in history
+    assert paid.receipt_number in text(client, f"/pembayaran/{paid.payment_id}")
