@@ -136,13 +136,12 @@ def demo_bank(base_url: str | None = None, *, folder: Path | None = None) -> Sim
     the application's test client (the same WSGI stack, signatures and all) when it is None."""
     folder = folder or state_dir()
     state = load_state(folder)
-    transport: Transport
-    if base_url:
-        transport = HttpTransport(base_url)
-        now = clock.SystemClock().now
-    else:
-        transport = FlaskTransport(current_app.test_client())
-        now = clock.current_clock().now
+    # The application's clock either way: it is the system's, except where tests move it (and
+    # then the server the simulator calls runs on that same clock).
+    now = clock.current_clock().now
+    transport: Transport = (
+        HttpTransport(base_url) if base_url else FlaskTransport(current_app.test_client())
+    )
     identity = PartnerIdentity(
         client_id=state.client_id,
         partner_id=state.partner_id,

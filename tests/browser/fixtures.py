@@ -7,6 +7,7 @@ a missing browser is a failure.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -112,3 +113,11 @@ def save_artifact(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def record_weight(name: str, weight: int) -> int:
+    """Keep a page's transferred bytes as build/test-artifacts/page-weight-<name>.json (one file
+    per page: test workers run side by side)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"page-weight-{name}.json").write_text(json.dumps({name: weight}))
+    return weight

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
 from retribusi.auth.models import Role
-from tests.browser.fixtures import ARTIFACTS, Traffic, save_artifact
+from tests.browser.fixtures import Traffic, record_weight, save_artifact
 from tests.factories import make_user
 
 pytestmark = pytest.mark.browser
@@ -57,8 +55,7 @@ def test_vendor_signs_in_on_a_phone(
     assert traffic.foreign() == []
     assert traffic.console_errors == []  # a CSP violation would show here
     assert weight < 60_000, f"login page weighs {weight} bytes"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "page-weight.json").write_text(json.dumps({"vendor-login": weight}))
+    record_weight("vendor-login", weight)
 
 
 def test_wrong_pin_shows_one_generic_message(
