@@ -19,7 +19,7 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -88,6 +88,10 @@ class PaymentIn:
     stall_id: int | None = None
     va_number: str | None = None
     flags: Mapping[str, Any] = field(default_factory=dict)
+    # Called inside the payment's transaction with the total the vendor owes (the bills being
+    # locked); raising refuses the payment and writes nothing (a closed VA paid the wrong
+    # amount). Not part of the payment's meaning.
+    check_owed: Callable[[int], None] | None = field(default=None, compare=False)
 
     def meaning(self) -> str:
         """SHA-256 of what the payment says: a replay must say the same."""
@@ -404,6 +408,8 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
                 bill.id, bill.due_on, owed.principal_outstanding_idr, owed.sanction_outstanding_idr
             )
         )
+    if incoming.check_owed is not None:
+        incoming.check_owed(sum(i.principal_idr + i.sanction_idr for i in items))
     split = split_payment(
         incoming.amount_idr,
         items,

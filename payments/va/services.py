@@ -141,11 +141,6 @@ def resolve_vendor(partner: PartnerInfo, triple: ReceivedTriple) -> tuple[VaKey,
     return key, vendor
 
 
-def _lock_vendor(vendor_id: int) -> None:
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(Vendor.id).where(Vendor.id == vendor_id).with_for_update())
-
-
 def _ever_billed(vendor_id: int) -> bool:
     return bool(db.session.scalar(select(exists().where(Bill.vendor_id == vendor_id))))
 
@@ -277,14 +272,16 @@ def payment(call: SnapRequest) -> SnapOutcome:
     paid_at = _paid_at(request.trx_date_time_at, call.received_at)
     sender = call.partner.code
     ref = request.payment_request_id
-    _lock_vendor(vendor.id)
-    existing = find_payment(Channel.VA, sender, ref)
-    if existing is not None:
-        return _replay(call, existing, request.paid_amount_idr, key.payable_digits)
-    bills = open_bills_for_vendor(vendor.id, clock.business_date(paid_at), for_update=True)
-    _check_amount(
-        call.partner, vendor.id, request.paid_amount_idr, sum(b.outstanding_idr for b in bills)
-    )
+    if not call.external_id_fresh:
+        # A repeated X-EXTERNAL-ID (a retry): answer from what was recorded, without a lock.
+        existing = find_payment(Channel.VA, sender, ref)
+        if existing is not None:
+            return _replay(call, existing, request.paid_amount_idr, key.payable_digits)
+
+    def check_owed(owed_idr: int) -> None:
+        # Inside the payment's transaction, on the bills it locked: what the VA may take.
+        _check_amount(call.partner, vendor.id, request.paid_amount_idr, owed_idr)
+
     incoming = PaymentIn(
         channel=Channel.VA,
         sender=sender,
@@ -300,6 +297,7 @@ def payment(call: SnapRequest) -> SnapOutcome:
         },
         recorded_by=f"snap:{sender}",
         va_number=key.payable_digits,
+        check_owed=check_owed,
     )
     try:
         recorded = record_payment(incoming)

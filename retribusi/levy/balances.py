@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import literal, null, select, union_all
 
 from retribusi.db import AnySession
 from retribusi.levy.models import Outage, Relief, ReliefKind
@@ -130,8 +130,17 @@ class Suspensions:
     def load(cls, session: AnySession, market_ids: Iterable[int] | None = None) -> Suspensions:
         """Every outage and sanction-stopping relief, or those that can touch ``market_ids``
         (city-wide ones included): a payment needs only its vendor's markets."""
-        outage_query = select(Outage.market_id, Outage.started_on, Outage.ended_on)
+        # One round trip for both: a payment asks this for every vendor it allocates to.
+        outage_query = select(
+            literal("o").label("what"),
+            Outage.market_id,
+            null().label("block_id"),
+            null().label("vendor_id"),
+            Outage.started_on,
+            Outage.ended_on,
+        )
         relief_query = select(
+            literal("r").label("what"),
             Relief.market_id,
             Relief.block_id,
             Relief.vendor_id,
@@ -149,8 +158,9 @@ class Suspensions:
             relief_query = relief_query.where(
                 Relief.market_id.is_(None) | Relief.market_id.in_(wanted)
             )
-        outages = session.execute(outage_query).all()
-        reliefs = session.execute(relief_query).all()
+        rows: list[Any] = list(session.execute(union_all(outage_query, relief_query)))
+        outages = [(m, s, e) for what, m, _b, _v, s, e in rows if what == "o"]
+        reliefs = [(m, b, v, s, e) for what, m, b, v, s, e in rows if what == "r"]
         return cls(
             tuple((m, s, e) for m, s, e in outages),
             tuple((m, b, v, s, e) for m, b, v, s, e in reliefs),
