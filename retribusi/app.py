@@ -79,6 +79,7 @@ def import_models() -> None:
     import payments.models
     import payments.qris.models
     import payments.snap.models  # noqa: F401
+    import reconcile.models  # noqa: F401
     import retribusi.audit
     import retribusi.auth.models
     import retribusi.levy.models  # noqa: F401
@@ -119,12 +120,14 @@ def register_blueprints(app: Flask) -> None:
     # Domain packages, in the direction imports flow: each registers its blueprints, API, CLI
     # groups and demo steps.
     import payments.setup
+    import reconcile.setup
     import retribusi.levy.setup
     import vendors.setup
 
     vendors.setup.init_app(app)
     retribusi.levy.setup.init_app(app)
     payments.setup.init_app(app)
+    reconcile.setup.init_app(app)
 
 
 def register_hooks(app: Flask) -> None:

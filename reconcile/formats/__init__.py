@@ -38,6 +38,7 @@ from reconcile.formats.common import (
     SettlementBatch,
     StatementLine,
     StatementSummary,
+    check_statement_chain,
     check_statement_sequence,
     line_identities,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "StatementLine",
     "StatementSummary",
     "available_profiles",
+    "check_statement_chain",
     "check_statement_sequence",
     "line_identities",
     "load_profile",

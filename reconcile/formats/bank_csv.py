@@ -436,11 +436,16 @@ def _number(text: str, profile: BankProfile) -> Decimal | None:
     ``"1500000.00"`` under a dots-for-thousands profile is refused rather than read as
     150 000 000: a wrong separator must never multiply an amount by a hundred.
     """
-    if not _number_re(profile.thousands, profile.decimal).fullmatch(text):
+    return _number_text(text, profile.thousands, profile.decimal)
+
+
+@lru_cache(maxsize=8192)  # tariffs repeat: a day's file holds a few hundred distinct amounts
+def _number_text(text: str, thousands: str, decimal: str) -> Decimal | None:
+    if not _number_re(thousands, decimal).fullmatch(text):
         return None
-    plain = text.replace(profile.thousands, "") if profile.thousands else text
+    plain = text.replace(thousands, "") if thousands else text
     try:
-        return Decimal(plain.replace(profile.decimal, "."))
+        return Decimal(plain.replace(decimal, "."))
     except InvalidOperation:  # pragma: no cover - the regex admits only valid numbers
         return None
 
@@ -658,7 +663,8 @@ def _xlsx_rows(data: bytes, profile: BankProfile, limits: Limits) -> list[_Row]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         expanded = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    # NotImplementedError: a member header claiming a ZIP version or method zipfile lacks.
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         raise ImportRefused(RefusalReason.XLSX_INVALID, f"not an XLSX workbook: {exc}") from None
     if expanded > limits.max_uncompressed_bytes:
         raise ImportRefused(

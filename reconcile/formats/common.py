@@ -113,11 +113,13 @@ class RefusalReason(StrEnum):
     STATEMENT_NUMBER_MISSING = "statement_number_missing"
     STATEMENT_GAP = "statement_gap"
     STATEMENT_ORDER = "statement_order"
+    STATEMENT_CONFLICT = "statement_conflict"  # stored already, under the same number, otherwise
     PERIOD_UNKNOWN = "period_unknown"
     BATCH_MISMATCH = "batch_mismatch"
     BATCH_MISSING = "batch_missing"
     BATCH_DUPLICATE = "batch_duplicate"
     BATCH_UNVERIFIABLE = "batch_unverifiable"
+    BATCH_CONFLICT = "batch_conflict"  # stored already, under the same id, with other totals
     PROFILE_INVALID = "profile_invalid"
     PROFILE_UNKNOWN = "profile_unknown"
     FORMAT_MISMATCH = "format_mismatch"
@@ -395,12 +397,24 @@ class KeyRules:
 #: and NUL is neither space nor punctuation, so no default pattern matches across two texts.
 _TEXT_SEPARATOR: Final = "\n\x00"
 
-_Scanner = tuple[KeyKind, re.Pattern[str], bool, tuple[str, ...]]
+_Scanner = tuple[KeyKind, re.Pattern[str], bool, tuple[str, ...], tuple[str, ...]]
+
+#: Words a default pattern cannot match without: a text holding none of them is not scanned
+#: with that pattern at all (a substring test costs a fraction of a regular-expression scan).
+_NEEDLES: Final = {
+    DEFAULT_BILL_PATTERN: ("SKRD/", "STRD/"),
+    DEFAULT_VA_MARKER_PATTERN: ("VA",),
+    DEFAULT_QRIS_PATTERN: ("QRIS",),
+    NMID_PATTERN: ("ID",),
+}
 
 
 @lru_cache(maxsize=32)
 def _scanners(rules: KeyRules) -> tuple[_Scanner, ...]:
-    """Compiled patterns of ``rules``: (kind, pattern, has a group, required prefixes)."""
+    """Compiled patterns of ``rules``: (kind, pattern, has a group, required prefixes, needles).
+
+    ``needles``: substrings the pattern needs (empty for a pattern the caller replaced: it is
+    always run)."""
     specs: list[tuple[KeyKind, str, tuple[str, ...]]] = [
         (KeyKind.BILL_NUMBER, rules.bill_pattern, ()),
         (KeyKind.VA_NUMBER, rules.va_marker_pattern, ()),
@@ -412,7 +426,8 @@ def _scanners(rules: KeyRules) -> tuple[_Scanner, ...]:
     scanners: list[_Scanner] = []
     for kind, pattern, prefixes in specs:
         compiled = re.compile(pattern)
-        scanners.append((kind, compiled, compiled.groups > 0, prefixes))
+        needles = prefixes or _NEEDLES.get(pattern, ())
+        scanners.append((kind, compiled, compiled.groups > 0, prefixes, needles))
     return tuple(scanners)
 
 
@@ -428,18 +443,24 @@ def _extract(
     texts: Iterable[str | None], scanners: tuple[_Scanner, ...]
 ) -> tuple[ExtractedKey, ...]:
     upper = _TEXT_SEPARATOR.join([text for text in texts if text]).upper()
-    found: list[ExtractedKey] = []
-    for kind, pattern, grouped, prefixes in scanners:
+    found: set[ExtractedKey] = set()
+    for kind, pattern, grouped, prefixes, needles in scanners:
+        if needles:
+            for needle in needles:
+                if needle in upper:
+                    break
+            else:
+                continue
         if grouped:
             for match in pattern.finditer(upper):
                 value = match.group(1)
                 if not prefixes or value.startswith(prefixes):
-                    found.append(ExtractedKey(kind, value))
+                    found.add(ExtractedKey(kind, value))
         else:
             for value in pattern.findall(upper):
                 if not prefixes or value.startswith(prefixes):
-                    found.append(ExtractedKey(kind, value))
-    return tuple(sorted(set(found))) if found else ()
+                    found.add(ExtractedKey(kind, value))
+    return tuple(sorted(found)) if found else ()
 
 
 # --- identity ---------------------------------------------------------------------------------
@@ -508,11 +529,12 @@ def line_identities(account_id: str, drafts: Sequence[LineDraft]) -> list[str]:
     """
     seen: Counter[str] = Counter()
     identities: list[str] = []
+    sha256 = hashlib.sha256
     for draft in drafts:
         kind, parts = _identity_basis(account_id, draft)
         # Length-prefixed fields: unambiguous whatever characters the fields hold.
-        encoded = "".join(f"{len(part)}:{part};" for part in (kind, *parts))
-        basis = f"{kind}:{hashlib.sha256(encoded.encode('utf-8')).hexdigest()}"
+        encoded = f"{len(kind)}:{kind};" + "".join([f"{len(part)}:{part};" for part in parts])
+        basis = f"{kind}:{sha256(encoded.encode('utf-8')).hexdigest()}"
         identities.append(f"{basis}#{seen[basis]}")
         seen[basis] += 1
     return identities
@@ -720,6 +742,7 @@ _MONEY_REASONS: Final = {
 }
 
 
+@lru_cache(maxsize=8192)  # amounts repeat (tariffs); Decimal is hashable and immutable
 def line_amount_idr(amount: Decimal) -> tuple[int | None, LineReason | None]:
     """A positive line amount as whole rupiah, or the reason it is not one."""
     try:

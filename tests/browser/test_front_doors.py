@@ -159,6 +159,8 @@ def test_cash_sent_twice_and_resent_after_a_dropped_answer_is_recorded_once(
     with pytest.raises(Exception), page.expect_navigation(timeout=5_000):  # noqa: B017, PT011
         submit.click()
     assert dropped and len(_payments(app)) == 1
+    # Chromium shows its own error page for the lost answer; let it land before moving on.
+    page.wait_for_url(lambda url: url.startswith("chrome-error://"), timeout=10_000)
     # No receipt came: the officer opens the form again, which carries the same key, and in a
     # hurry taps the button twice.
     page.goto(f"{live_url}/kas/baru?vendor={vendor_id}")

@@ -369,3 +369,18 @@ class TestProfiles:
         with pytest.raises(ImportRefused) as caught:
             parse_profile(text.replace(old, new))
         assert caught.value.reason is RefusalReason.PROFILE_INVALID
+
+
+def test_a_workbook_claiming_an_unknown_zip_version_is_refused() -> None:
+    """Found by the mutation property test: zipfile raises NotImplementedError, not BadZipFile."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    data = bytearray(buffer.getvalue())
+    central = data.rindex(b"PK\x01\x02")
+    data[central + 6] = 64  # "version needed to extract": 6.4, which zipfile cannot read
+    with pytest.raises(ImportRefused) as caught:
+        parse_bank_statement(bytes(data), load_profile("bank_jateng"))
+    assert caught.value.reason is RefusalReason.XLSX_INVALID
