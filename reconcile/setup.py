@@ -7,6 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Configuration (checked now: a bad rule stops the start), pages, API, CLI."""
+    from payments.portal.setup import FINANCE_LINKS
     from reconcile.api import blp
     from reconcile.cli import reconcile_cli
     from reconcile.config import DEFAULTS, rules_from_config
@@ -20,3 +21,4 @@ def init_app(app: Flask) -> None:
     app.extensions["retribusi.api"].register_blueprint(blp)
     app.cli.add_command(reconcile_cli)
     app.extensions["retribusi.demo_steps"].append(demo_step)
+    app.extensions[FINANCE_LINKS].append("reconcile/links/finance.html")

@@ -42,7 +42,9 @@ def test_finance_uploads_runs_and_ignores_a_fee_on_a_phone(
     page.get_by_label("Kata sandi").fill("finance-password-1")
     page.get_by_role("button", name="Masuk").click()
 
-    page.goto(f"{live_url}/rekonsiliasi/unggah")
+    # The finance desk leads to the upload.
+    expect(page.get_by_role("heading", name="Meja keuangan")).to_be_visible()
+    page.get_by_role("link", name="Unggah berkas rekening koran atau settlement").click()
     page.get_by_label("Berkas rekening koran atau settlement").set_input_files(str(SAMPLE))
     page.get_by_label("Format").select_option("mt940")
     page.get_by_role("button", name="Impor").click()
