@@ -63,6 +63,7 @@ from retribusi.extensions import db, limiter
 from retribusi.levy.billing import open_bills_for_vendor
 from retribusi.levy.errors import invalid, reason_of
 from retribusi.money import format_idr
+from retribusi.web import MAX_PATH_ID
 from vendors.models import Market, Vendor
 from vendors.services import Actor, get_vendor, search_vendors, vendor_markets
 
@@ -75,9 +76,7 @@ bp = Blueprint(
 )
 
 STAFF = (Role.ADMIN, Role.FINANCE, Role.OFFICER)
-# Ids in paths are bounded: a number the database cannot hold is a 404, not an overflow.
-MAX_ID = 2**53 - 1
-ID = f"int(min=1, max={MAX_ID})"
+MAX_ID = MAX_PATH_ID  # ids read from query strings and forms share the paths' bound
 PAGE_SIZE = 25
 MAX_PAGE = 10_000
 VERIFY_LIMIT = "60 per minute"
@@ -218,14 +217,14 @@ def _render_payment(
     ), status
 
 
-@bp.route(f"/pembayaran/<{ID}:payment_id>")
+@bp.route("/pembayaran/<int:payment_id>")
 @authenticated
 def payment_page(payment_id: int) -> ResponseReturnValue:
     payment = get_payment(payment_id, current_account())
     return _render_payment(payment, forms.ReversalForm(), {})
 
 
-@bp.route(f"/pembayaran/<{ID}:payment_id>/kuitansi-<any(58mm,a6):paper>.pdf")
+@bp.route("/pembayaran/<int:payment_id>/kuitansi-<any(58mm,a6):paper>.pdf")
 @authenticated
 def receipt_pdf_page(payment_id: int, paper: str) -> ResponseReturnValue:
     payment = get_payment(payment_id, current_account())
@@ -239,7 +238,7 @@ def receipt_pdf_page(payment_id: int, paper: str) -> ResponseReturnValue:
     )
 
 
-@bp.route(f"/pembayaran/<{ID}:payment_id>/batal", methods=["POST"])
+@bp.route("/pembayaran/<int:payment_id>/batal", methods=["POST"])
 @roles_required(*REVERSERS)
 def reverse_page(payment_id: int) -> ResponseReturnValue:
     user = current_account()
@@ -569,13 +568,13 @@ def _render_deposit(
     ), status
 
 
-@bp.route(f"/setoran/<{ID}:deposit_id>")
+@bp.route("/setoran/<int:deposit_id>")
 @roles_required(*STAFF)
 def deposit_page(deposit_id: int) -> ResponseReturnValue:
     return _render_deposit(deposit_id, forms.VerifyForm(), {})
 
 
-@bp.route(f"/setoran/<{ID}:deposit_id>/verifikasi", methods=["POST"])
+@bp.route("/setoran/<int:deposit_id>/verifikasi", methods=["POST"])
 @roles_required(Role.FINANCE, Role.ADMIN)
 def verify_deposit_page(deposit_id: int) -> ResponseReturnValue:
     user = current_account()

@@ -16,6 +16,7 @@ from retribusi import clock
 from retribusi.config import load_config
 from retribusi.extensions import babel, csrf, db, limiter, login_manager, migrate
 from retribusi.money import format_idr
+from retribusi.web import BoundedIntConverter
 
 MIGRATIONS_DIR = __file__.rsplit("/", 1)[0] + "/migrations"
 
@@ -28,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         instance_path=os.path.abspath(instance) if instance else None,
     )
     load_config(app, config)
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     if int(app.config["PROXY_HOPS"]):
         hops = int(app.config["PROXY_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]

@@ -11,11 +11,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.routing import AnyConverter, IntegerConverter
 
 from retribusi import create_app
 from retribusi.auth.access import public
 from retribusi.auth.models import Role
-from tests.conftest import AuthActions, base_config
+from tests.conftest import AuthActions, base_config, csrf_token
 
 
 def test_login_page_is_indonesian_by_default_and_switches_to_english(client: FlaskClient) -> None:
@@ -139,3 +140,33 @@ def test_prefixed_environment_overrides(monkeypatch: pytest.MonkeyPatch, databas
     monkeypatch.setenv("RETRIBUSI_LOCKOUT_AFTER_FAILURES", "3")
     app = create_app(base_config(database_url))
     assert app.config["LOCKOUT_AFTER_FAILURES"] == 3
+
+
+def test_an_id_no_database_column_holds_is_a_404_on_every_route(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    """Every ``<int:…>`` in every route is bounded, so a huge number never reaches the database
+    (where it would overflow a 64-bit column: a 500)."""
+    auth.login_as(Role.ADMIN)
+    token = csrf_token(client, "/pedagang/baru")
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        converters = rule._converters
+        if not any(isinstance(c, IntegerConverter) for c in converters.values()):
+            continue
+        values: dict[str, str] = {}
+        for name, converter in converters.items():
+            if isinstance(converter, IntegerConverter):
+                values[name] = "9" * 30
+            elif isinstance(converter, AnyConverter):
+                values[name] = sorted(converter.items)[0]
+            else:
+                values[name] = "x"
+        built = rule.build(values)
+        assert built is not None
+        path = built[1]
+        method = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})[0]
+        response = client.open(path, method=method, data={"csrf_token": token})
+        assert response.status_code == 404, (rule.rule, path, response.status_code)
+        checked += 1
+    assert checked >= 30  # pages and API of every package
