@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy import Integer, String, Table, text
+from sqlalchemy.exc import IntegrityError
 
 from retribusi.db import AnySession
 
@@ -148,18 +149,23 @@ class RowWriter:
             raw = self.connection.connection.driver_connection
             assert raw is not None
             copy_sql = f"COPY {self.table.name} ({names}) FROM STDIN"
-            with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
-                chunk: list[str] = []
-                size = 0
-                for row in rows:
-                    line = "\t".join(row) + "\n"  # type: ignore[arg-type]
-                    chunk.append(line)
-                    size += len(line)
-                    if size >= COPY_CHUNK_CHARS:
+            try:
+                with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
+                    chunk: list[str] = []
+                    size = 0
+                    for row in rows:
+                        line = "\t".join(row) + "\n"  # type: ignore[arg-type]
+                        chunk.append(line)
+                        size += len(line)
+                        if size >= COPY_CHUNK_CHARS:
+                            copy.write("".join(chunk))
+                            chunk, size = [], 0
+                    if chunk:
                         copy.write("".join(chunk))
-                        chunk, size = [], 0
-                if chunk:
-                    copy.write("".join(chunk))
+            except self.connection.dialect.dbapi.IntegrityError as error:  # type: ignore[union-attr]
+                # The driver's own error, as SQLAlchemy would have raised it for an INSERT: the
+                # callers map a unique or check violation to a conflict.
+                raise IntegrityError(copy_sql, None, error) from error
             return len(rows)
         flat = [tuple(chain.from_iterable(row)) for row in rows]
         marks = ", ".join("?" for _ in self.columns)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.exc import IntegrityError
 
 from payments.ledger import reverse_payment
 from payments.models import Allocation, Component
@@ -24,6 +25,7 @@ from retribusi.levy.billing import (
     sync_bill_status,
     void_bill,
 )
+from retribusi.levy.bulk import RowWriter
 from retribusi.levy.errors import reason_of
 from retribusi.levy.models import Bill, BillingRun, BillKind, BillLine, BillStatus
 from retribusi.levy.reliefs import ReliefInput, add_relief
@@ -522,3 +524,20 @@ def test_concurrent_runs_bill_each_placement_once(app: Flask, klewer: f.Holding)
     assert sorted(results) == [0, 0, 21]
     numbers = db.session.scalars(sa.select(Bill.number)).all()
     assert len(numbers) == len(set(numbers)) == 21
+
+
+def test_a_row_the_database_refuses_in_a_bulk_write_is_an_integrity_error(app: Flask) -> None:
+    """PostgreSQL's COPY raises the driver's own error; the writer raises SQLAlchemy's, as an
+    INSERT would, so a concurrent run is reported as a conflict and never as a crash."""
+    from vendors.models import Market
+
+    table = Market.__table__
+    assert isinstance(table, sa.Table)
+    with app.app_context():
+        session = db.session
+        writer = RowWriter(session, table, ("code", "name", "kecamatan", "created_at"))
+        row = writer.part(("code", "name", "kecamatan", "created_at"))
+        values = ("DUP", "Pasar Dup", "Jebres", datetime(2026, 1, 1, tzinfo=UTC))
+        with pytest.raises(IntegrityError), transaction(session):
+            writer.write([[row(values)], [row(values)]])
+        assert session.scalar(sa.select(sa.func.count()).select_from(Market)) == 0
