@@ -12,13 +12,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from retribusi.config import instance_file
 
 MAX_TOKEN_CHARS = 2048  # a QR code at error correction M holds ~2,300 characters
 
@@ -73,22 +74,15 @@ def verify_token(public_key: Ed25519PublicKey, token: str) -> dict[str, Any]:
 
 def load_or_create_private_key(path: Path) -> Ed25519PrivateKey:
     """The signing key kept at ``path`` (PKCS#8 PEM, mode 0600), made on first use."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
+
+    def make() -> bytes:
+        return Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another worker made it first: use theirs
-            return load_private_key(path.read_bytes())
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-        return key
-    return load_private_key(path.read_bytes())
+
+    return load_private_key(instance_file(path, make))
 
 
 def load_private_key(pem: bytes) -> Ed25519PrivateKey:

@@ -3,9 +3,11 @@ the mapping a caller (a test) passes. Production refuses to start without an exp
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +97,23 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
 
 def _instance_secret(instance: Path) -> str:
     """A development secret kept in the instance folder, so sessions survive a restart."""
-    instance.mkdir(parents=True, exist_ok=True)
-    path = instance / "secret_key"
+    made = instance_file(instance / "secret_key", lambda: secrets.token_hex(32).encode("ascii"))
+    return made.decode("ascii").strip()
+
+
+def instance_file(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The bytes of a development key file at ``path`` (mode 0600), made by ``make`` on first use.
+
+    The file is written whole under a temporary name and linked into place, so a worker that
+    starts at the same moment reads the first worker's complete file, never an empty one."""
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(make())
+            with contextlib.suppress(FileExistsError):  # another worker won: read theirs
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
+    return path.read_bytes()

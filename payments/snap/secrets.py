@@ -11,7 +11,6 @@ A secret is shown once, when it is issued or rotated, and never logged.
 
 from __future__ import annotations
 
-import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Final
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
+
+from retribusi.config import instance_file
 
 EXTENSION_KEY: Final = "payments.snap.secret_box"
 CONFIG_KEY: Final = "PARTNER_SECRET_KEY"
@@ -70,17 +71,7 @@ def generate_client_secret() -> str:
 
 def _instance_key(instance: Path) -> bytes:
     """A development key kept in the instance folder, so stored secrets survive a restart."""
-    instance.mkdir(parents=True, exist_ok=True)
-    path = instance / INSTANCE_FILE
-    if not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another worker made it first; read theirs
-        else:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(Fernet.generate_key())
-    return path.read_bytes().strip()
+    return instance_file(instance / INSTANCE_FILE, Fernet.generate_key).strip()
 
 
 def init_secret_box(app: Flask) -> None:

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import os
+import secrets
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from werkzeug.routing import AnyConverter, IntegerConverter
 from retribusi import create_app
 from retribusi.auth.access import public
 from retribusi.auth.models import Role
+from retribusi.config import instance_file
 from tests.conftest import AuthActions, base_config, csrf_token
 
 
@@ -170,3 +174,26 @@ def test_an_id_no_database_column_holds_is_a_404_on_every_route(
         assert response.status_code == 404, (rule.rule, path, response.status_code)
         checked += 1
     assert checked >= 30  # pages and API of every package
+
+
+def test_workers_starting_at_once_share_one_complete_development_key(tmp_path: Path) -> None:
+    """Eight workers race to make the key file: each reads the same whole key, none an empty
+    file, and no temporary file is left behind."""
+    path = tmp_path / "instance" / "key"
+    start = threading.Barrier(8)
+    made: list[bytes] = []
+
+    def make() -> bytes:
+        made.append(secrets.token_bytes(16))
+        return made[-1]
+
+    def worker() -> bytes:
+        start.wait()
+        return instance_file(path, make)
+
+    with ThreadPoolExecutor(8) as pool:
+        seen = set(pool.map(lambda _: worker(), range(8)))
+    assert seen == {path.read_bytes()} and len(path.read_bytes()) == 16
+    assert path.read_bytes() in made
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert sorted(p.name for p in path.parent.iterdir()) == ["key"]
