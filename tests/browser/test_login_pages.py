@@ -36,7 +36,12 @@ def test_vendor_signs_in_on_a_phone(
 ) -> None:
     page, traffic = phone_page
     with app.app_context():
-        make_user(Role.VENDOR, secret="135790", phone="081234567890", full_name="Sri Rahayu")
+        make_user(
+            Role.VENDOR,
+            secret="135790",
+            phone="081234567890",
+            full_name="Sri Rahayu Ningsih Wulandari",
+        )
     page.goto(f"{live_url}/login/pedagang")
     expect(page.get_by_role("heading", name="Masuk sebagai pedagang")).to_be_visible()
     assert _layout_problems(page) == {"overflow": 0, "small": []}
@@ -50,6 +55,9 @@ def test_vendor_signs_in_on_a_phone(
     expect(page.get_by_role("heading", name="Tagihan siapa?")).to_be_visible()
     expect(page.get_by_text("belum terhubung")).to_be_visible()
     assert _layout_problems(page) == {"overflow": 0, "small": []}
+    # The bar keeps one line at 360 px: the name shortens, it never breaks into letters.
+    bar = page.locator("header.top").bounding_box()
+    assert bar is not None and bar["height"] <= 72, bar
     save_artifact(page, "vendor-home-360")
 
     assert traffic.foreign() == []
