@@ -42,7 +42,7 @@ from payments.ledger import PaymentIn, Recorded, find_payment, record_payment
 from payments.models import Channel
 from payments.qris.models import QrisCode
 from payments.qris.services import current_holder, find_code, last_holder, stall_for_label
-from payments.va.codes import Case, SnapError
+from payments.snap.codes import Case, SnapError
 from retribusi import clock
 from retribusi.errors import Conflict, DomainError
 from retribusi.extensions import db

@@ -15,6 +15,7 @@ from flask import Blueprint
 
 from payments.qris.notify import apply_notification, parse_notification, success_body
 from payments.snap.calls import first_answer_for_payment
+from payments.snap.codes import Service
 from payments.snap.endpoint import (
     SNAP_MOUNT,
     SnapOutcome,
@@ -22,9 +23,8 @@ from payments.snap.endpoint import (
     snap_endpoint,
     string_field,
 )
+from payments.snap.messages import SnapResponse
 from payments.snap.models import PartnerKind, SignatureMode
-from payments.va.codes import Service
-from payments.va.messages import SnapResponse
 from retribusi.extensions import db
 
 bp = Blueprint("qris_snap", __name__, url_prefix=SNAP_MOUNT)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from payments.sim.client import SnapClient, SnapReply, TransportError
-from payments.va.numbering import PARTNER_SERVICE_ID_CHARS
+from payments.snap.numbering import PARTNER_SERVICE_ID_CHARS
 from retribusi import clock
 
 INQUIRY_PATH: Final = "/v1.0/transfer-va/inquiry"

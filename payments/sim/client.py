@@ -1,7 +1,7 @@
 """The SNAP *client* side, shared by the simulated bank (VA) and acquirer (QRIS).
 
 It plays the partner: holds an RSA key pair and the client secret we issued, gets a B2B token,
-signs each call exactly as a bank does (``payments.va.signature``) and sends it through a
+signs each call exactly as a bank does (``payments.snap.signature``) and sends it through a
 :class:`Transport`: real HTTP against a URL (:class:`HttpTransport`, httpx with keep-alive) or
 the Flask test client (:class:`FlaskTransport`) in tests and in-process demo use.
 """
@@ -21,7 +21,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from payments.va.signature import (
+from payments.snap.signature import (
     format_snap_timestamp,
     load_private_key,
     public_key_pem,

@@ -43,7 +43,7 @@ from payments.sim.client import (
 )
 from payments.snap.models import PartnerKind
 from payments.snap.partners import PartnerInput, add_partner, find_by_client_id, rotate_secret
-from payments.va.signature import format_snap_timestamp, sign_asymmetric, sign_symmetric
+from payments.snap.signature import format_snap_timestamp, sign_asymmetric, sign_symmetric
 from retribusi import clock
 from retribusi.errors import Forbidden
 

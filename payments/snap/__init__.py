@@ -12,6 +12,16 @@
   logs it, runs the handler and maps every failure to its SNAP response code.
 * :mod:`payments.snap.views` - ``POST /snap/v1.0/access-token/b2b``.
 
-The pure protocol pieces (signatures, codes, messages) stay in :mod:`payments.va`; the contract
-is ``docs/snap-va.md``.
+The pure protocol pieces, free of HTTP and the database:
+
+* :mod:`payments.snap.signature` - bank keys, B2B token signature, HMAC-SHA512 transaction
+  signature, X-TIMESTAMP parsing and skew check, header extraction.
+* :mod:`payments.snap.numbering` - partnerServiceId / customerNo (Damm check digit) /
+  virtualAccountNo, and normalising the padding variants banks send.
+* :mod:`payments.snap.codes` - responseCode table, inquiryStatus / paymentFlagStatus, reasons.
+* :mod:`payments.snap.messages` - request parsing and response building.
+
+Every error raised for untrusted input is a :class:`payments.snap.codes.SnapError`, which knows
+its SNAP case. Channels (:mod:`payments.va`, :mod:`payments.qris`) import this package, never
+the reverse. The contract with the banks is ``docs/snap-va.md``.
 """

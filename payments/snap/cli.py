@@ -7,6 +7,7 @@ from typing import IO
 import click
 from flask.cli import with_appcontext
 
+from payments.snap.messages import MAX_BILL_DETAILS
 from payments.snap.models import PartnerKind, SignatureMode, VaType
 from payments.snap.partners import (
     PartnerInput,
@@ -17,8 +18,7 @@ from payments.snap.partners import (
     set_active,
     set_public_key,
 )
-from payments.va.messages import MAX_BILL_DETAILS
-from payments.va.signature import (
+from payments.snap.signature import (
     DEFAULT_SKEW_WINDOW_S,
     MAX_PEM_CHARS,
     MAX_SKEW_WINDOW_S,

@@ -46,12 +46,11 @@ from payments.snap.calls import (
     claim_external_id,
     redact_headers,
 )
+from payments.snap.codes import Case, Service, SnapError
+from payments.snap.messages import SnapResponse, build_error_response, decode_json_body
 from payments.snap.models import Partner, PartnerKind, SignatureMode
 from payments.snap.partners import PartnerInfo
-from payments.snap.tokens import check_token
-from payments.va.codes import Case, Service, SnapError
-from payments.va.messages import SnapResponse, build_error_response, decode_json_body
-from payments.va.signature import (
+from payments.snap.signature import (
     MAX_BODY_BYTES,
     SecurityErrorKind,
     ServiceRequestHeaders,
@@ -63,6 +62,7 @@ from payments.va.signature import (
     verify_asymmetric,
     verify_symmetric,
 )
+from payments.snap.tokens import check_token
 from retribusi import clock
 from retribusi.auth.access import public
 from retribusi.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed

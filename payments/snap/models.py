@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from payments.va.signature import SignatureEncoding
+from payments.snap.signature import SignatureEncoding
 from retribusi.db import Base, BigId, IdPK
 
 #: ASPI bounds that also bound our columns.

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from payments.snap.messages import MAX_BILL_DETAILS
 from payments.snap.models import (
     CHANNEL_ID_MAX_CHARS,
     CLIENT_KEY_MAX_CHARS,
@@ -25,15 +26,14 @@ from payments.snap.models import (
     SignatureMode,
     VaType,
 )
-from payments.snap.secrets import generate_client_secret, secret_box
-from payments.va.messages import MAX_BILL_DETAILS
-from payments.va.numbering import (
+from payments.snap.numbering import (
     CUSTOMER_NO_MAX_CHARS,
     DEFAULT_CUSTOMER_NO_WIDTH,
     MIN_CUSTOMER_NO_WIDTH,
     make_partner_service_id,
 )
-from payments.va.signature import (
+from payments.snap.secrets import generate_client_secret, secret_box
+from payments.snap.signature import (
     DEFAULT_SKEW_WINDOW_S,
     MAX_SKEW_WINDOW_S,
     SignatureEncoding,
@@ -49,7 +49,7 @@ from retribusi.extensions import db
 from retribusi.levy.errors import conflict, invalid, not_found
 
 _CODE_RE: Final = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,19}", re.ASCII)
-# Header values: printable ASCII without spaces (what payments.va.signature accepts).
+# Header values: printable ASCII without spaces (what payments.snap.signature accepts).
 _HEADER_VALUE_RE: Final = re.compile(r"[\x21-\x7e]+", re.ASCII)
 _PREFIX_RE: Final = re.compile(r"(/[A-Za-z0-9._~-]+)+", re.ASCII)
 _COMPANY_CODE_RE: Final = re.compile(r"[0-9]{1,8}", re.ASCII)

@@ -14,7 +14,7 @@ from typing import Final
 from sqlalchemy import select
 
 from payments.snap.models import AccessToken
-from payments.va.signature import SecurityErrorKind, SnapSecurityError
+from payments.snap.signature import SecurityErrorKind, SnapSecurityError
 from retribusi import clock
 from retribusi.db import AnySession
 

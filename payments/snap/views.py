@@ -14,23 +14,23 @@ from flask import Blueprint, Response, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from payments.snap.calls import CallRecord, add_answer, add_call, redact_headers
+from payments.snap.codes import Case, Service, SnapError
 from payments.snap.endpoint import SNAP_MOUNT, raw_target, read_body, unknown_client
-from payments.snap.partners import PartnerInfo, find_by_client_id
-from payments.snap.tokens import issue_token
-from payments.va.codes import Case, Service, SnapError
-from payments.va.messages import (
+from payments.snap.messages import (
     SnapResponse,
     build_access_token_response,
     build_error_response,
     decode_json_body,
     parse_access_token_request,
 )
-from payments.va.signature import (
+from payments.snap.partners import PartnerInfo, find_by_client_id
+from payments.snap.signature import (
     check_timestamp_window,
     format_snap_timestamp,
     parse_token_headers,
     verify_access_token,
 )
+from payments.snap.tokens import issue_token
 from retribusi import clock
 from retribusi.auth.access import public
 from retribusi.extensions import db

@@ -14,6 +14,7 @@ from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs lag 3.3
 from wtforms.validators import InputRequired, Length, NumberRange
 
+from payments.snap.messages import MAX_BILL_DETAILS
 from payments.snap.models import PartnerKind, VaType
 from payments.snap.partners import (
     PartnerInput,
@@ -22,8 +23,7 @@ from payments.snap.partners import (
     public_row,
     rotate_secret,
 )
-from payments.va.messages import MAX_BILL_DETAILS
-from payments.va.signature import MAX_PEM_CHARS, MAX_SKEW_WINDOW_S
+from payments.snap.signature import MAX_PEM_CHARS, MAX_SKEW_WINDOW_S
 from retribusi.auth.access import current_account, roles_required
 from retribusi.auth.models import Role
 from retribusi.errors import DomainError

@@ -2,7 +2,7 @@
 
 **Numbering.** A vendor's ``customerNo`` under a bank is the vendor's id (stable: vendors are
 never deleted or renumbered) zero-padded to ``width - 1`` digits plus a Damm check digit
-(``payments.va.numbering``); the ``virtualAccountNo`` is the bank's ``partnerServiceId`` in
+(``payments.snap.numbering``); the ``virtualAccountNo`` is the bank's ``partnerServiceId`` in
 front. No table is needed: the number is a pure function of the vendor and the bank profile,
 so it exists for every vendor from the moment they are registered and can never disagree with
 itself. Looking a VA up is the reverse: check digit, then the vendor by id.
@@ -29,11 +29,9 @@ from sqlalchemy import exists, select
 from payments.ledger import PaymentIn, Recorded, find_payment, payment_result, record_payment
 from payments.models import Channel, Payment
 from payments.snap.calls import first_answer_for_payment
+from payments.snap.codes import Case, PaymentFlagStatus, Reason, SnapError
 from payments.snap.endpoint import SnapOutcome, SnapRequest
-from payments.snap.models import Partner, PartnerKind, VaType
-from payments.snap.partners import PartnerInfo
-from payments.va.codes import Case, PaymentFlagStatus, Reason, SnapError
-from payments.va.messages import (
+from payments.snap.messages import (
     BillLine,
     MessageErrorKind,
     PaidBill,
@@ -46,7 +44,8 @@ from payments.va.messages import (
     parse_payment_request,
     parse_status_request,
 )
-from payments.va.numbering import (
+from payments.snap.models import Partner, PartnerKind, VaType
+from payments.snap.numbering import (
     ReceivedTriple,
     VaErrorKind,
     VaKey,
@@ -55,6 +54,7 @@ from payments.va.numbering import (
     make_partner_service_id,
     normalize_va,
 )
+from payments.snap.partners import PartnerInfo
 from retribusi import clock
 from retribusi.errors import Conflict
 from retribusi.extensions import db

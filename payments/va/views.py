@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from payments.snap.codes import Service
 from payments.snap.endpoint import SNAP_MOUNT, snap_endpoint, string_field
 from payments.snap.models import PartnerKind
 from payments.va import services
-from payments.va.codes import Service
 
 bp = Blueprint("va_snap", __name__, url_prefix=SNAP_MOUNT)
 BANKS = (PartnerKind.BANK,)

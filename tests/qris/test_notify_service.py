@@ -16,7 +16,7 @@ from payments.qris.notify import (
     parse_notification,
 )
 from payments.qris.services import dynamic_code_for, stall_label
-from payments.va.codes import Case, Service, response_code
+from payments.snap.codes import Case, Service, response_code
 from payments.verify import verify_ledger
 from retribusi import clock
 from retribusi.extensions import db

@@ -29,7 +29,7 @@ from payments.sim.qris import (
     settlement_csv,
     signed_headers,
 )
-from payments.va.signature import verify_asymmetric, verify_symmetric
+from payments.snap.signature import verify_asymmetric, verify_symmetric
 from reconcile.formats.qris_settlement import COLUMNS, parse_qris_settlement
 from retribusi import clock
 from retribusi.extensions import db

@@ -15,7 +15,9 @@ import sqlalchemy as sa
 from flask import Blueprint, Flask
 
 from payments.sim.client import FlaskTransport, SnapClient
+from payments.snap.codes import Service
 from payments.snap.endpoint import SnapOutcome, SnapRequest, snap_endpoint, string_field
+from payments.snap.messages import SnapResponse
 from payments.snap.models import (
     AccessToken,
     ExternalIdClaim,
@@ -25,9 +27,7 @@ from payments.snap.models import (
     SnapCall,
 )
 from payments.snap.partners import rotate_secret
-from payments.va.codes import Service
-from payments.va.messages import SnapResponse
-from payments.va.signature import format_snap_timestamp, sign_access_token
+from payments.snap.signature import format_snap_timestamp, sign_access_token
 from retribusi import clock
 from retribusi.extensions import db
 from tests.snap.helpers import Registered, client_for, key, register

@@ -14,7 +14,7 @@ from flask import Flask
 
 from payments.sim.bank import SimulatedBank
 from payments.sim.client import SnapReply
-from payments.va.signature import sign_symmetric
+from payments.snap.signature import sign_symmetric
 from retribusi import clock
 from tests.snap.helpers import client_for, register
 from tests.va.fixtures import Billed, bank, billed_vendor

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from payments.va.codes import Case, SnapError
+from payments.snap.codes import Case, SnapError
 
 #: ASPI lengths of the triple.
 PARTNER_SERVICE_ID_CHARS: Final = 8

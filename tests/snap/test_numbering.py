@@ -8,8 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from payments.va.codes import Case, Service
-from payments.va.numbering import (
+from payments.snap.codes import Case, Service
+from payments.snap.numbering import (
     _DAMM_TABLE,
     DEFAULT_CUSTOMER_NO_WIDTH,
     ReceivedTriple,

@@ -28,7 +28,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
-from payments.va.codes import (
+from payments.snap.codes import (
     REASON_SUCCESS,
     Case,
     InquiryStatus,
@@ -40,8 +40,13 @@ from payments.va.codes import (
     response_code,
     response_message,
 )
-from payments.va.numbering import ReceivedTriple, VaErrorKind, VaNumberError, check_received_triple
-from payments.va.signature import (
+from payments.snap.numbering import (
+    ReceivedTriple,
+    VaErrorKind,
+    VaNumberError,
+    check_received_triple,
+)
+from payments.snap.signature import (
     MAX_ACCESS_TOKEN_CHARS,
     MAX_BODY_BYTES,
     SnapSecurityError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from payments.va.codes import (
+from payments.snap.codes import (
     INQUIRY_STATUS_MEANING,
     PAYMENT_FLAG_STATUS_MEANING,
     REASON_MAX_CHARS,

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments.va.codes import Case, PaymentFlagStatus, Reason, Service, SnapError
-from payments.va.messages import (
+from payments.snap.codes import Case, PaymentFlagStatus, Reason, Service, SnapError
+from payments.snap.messages import (
     MAX_BILL_DETAILS,
     BillLine,
     FlagAdvise,
@@ -31,8 +31,8 @@ from payments.va.messages import (
     parse_payment_request,
     parse_status_request,
 )
-from payments.va.numbering import make_customer_no, normalize_va
-from payments.va.signature import (
+from payments.snap.numbering import make_customer_no, normalize_va
+from payments.snap.signature import (
     MAX_BODY_BYTES,
     SecurityErrorKind,
     SnapSecurityError,

@@ -18,8 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.datastructures import EnvironHeaders, Headers
 
-from payments.va.codes import Case, Service
-from payments.va.signature import (
+from payments.snap.codes import Case, Service
+from payments.snap.signature import (
     DEFAULT_SKEW_WINDOW_S,
     MAX_BODY_BYTES,
     KeyErrorKind,

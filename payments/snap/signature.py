@@ -43,7 +43,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from payments.va.codes import Case, SnapError
+from payments.snap.codes import Case, SnapError
 
 #: Largest request body we hash. A VA payment with 24 bill details and 25 free texts is a few
 #: kilobytes; anything near this is not a SNAP message. The endpoint should refuse it earlier.
