@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -17,33 +13,11 @@ from reconcile.models import Claim, ImportedFile, Line, ReconException
 from reconcile.runs import RunResult, run_reconciliation
 from retribusi.errors import Conflict
 from retribusi.extensions import db
+from tests.factories import run_together
 from tests.reconcile import factories as rf
 
 pytestmark = pytest.mark.postgres
 WHY = "dicek dengan rekening koran"
-
-
-def run_together(app: Flask, work: list[Callable[[], Any]]) -> list[Any]:
-    """Run each callable in its own thread and app context (its own session), all at once."""
-    barrier = threading.Barrier(len(work))
-    results: list[Any] = [None] * len(work)
-
-    def run(index: int) -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                results[index] = work[index]()
-            except Exception as error:  # the outcome under test
-                results[index] = error
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(work))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def setup_day(app: Flask) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 import pytest
@@ -10,6 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from retribusi.extensions import db
+from tests.factories import run_together
 from tests.vendors import factories as f
 from vendors.importer import import_vendors
 from vendors.models import Placement, PlacementStatus, Vendor
@@ -18,29 +18,6 @@ from vendors.problems import VendorConflict
 
 pytestmark = pytest.mark.postgres
 THREADS = 6
-
-
-def run_together(app: Flask, work: list) -> list[object]:  # type: ignore[type-arg]
-    """Run each callable in its own thread and app context (its own session), all at once."""
-    barrier = threading.Barrier(len(work))
-    results: list[object] = [None] * len(work)
-
-    def run(index: int) -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                results[index] = work[index]()
-            except Exception as error:  # the outcome under test
-                results[index] = error
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(work))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 def test_only_one_shp_in_force_however_many_officers_issue_at_once(app: Flask) -> None:
