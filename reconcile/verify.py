@@ -28,6 +28,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
 from payments.models import Deposit, Payment
+from payments.verify import Violation
 from reconcile.config import current_rules
 from reconcile.models import (
     AUTO_RULES,
@@ -50,16 +51,6 @@ from retribusi.db import AnySession
 
 #: Violations reported per check (the count is always complete).
 SHOWN = 50
-
-
-@dataclass(frozen=True)
-class Violation:
-    check: str
-    subject: str
-    message: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"check": self.check, "subject": self.subject, "message": self.message}
 
 
 @dataclass(frozen=True)
