@@ -23,7 +23,7 @@ from fractions import Fraction
 from itertools import pairwise
 from typing import Any, Final, NamedTuple, cast
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Select, Table, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from retribusi import clock
@@ -115,24 +115,29 @@ class PlacementRow(NamedTuple):
         return (start, end) if start <= end else None
 
 
+def _placement_query() -> Select[*tuple[Any, ...]]:
+    """Placements with what billing needs of their stall (``PlacementRow``'s columns)."""
+    liable_until = func.coalesce(Placement.ended_on, Placement.expires_on)
+    return select(
+        Placement.id,
+        Placement.vendor_id,
+        Placement.stall_id,
+        Stall.market_id,
+        Stall.block_id,
+        Stall.stall_type,
+        Stall.area_m2,
+        Stall.tntd_idr_per_m2,
+        Placement.start_on,
+        liable_until,
+    ).join(Stall, Stall.id == Placement.stall_id)
+
+
 def _placements(
     session: AnySession, first: date, last: date, market_id: int | None
 ) -> list[PlacementRow]:
     liable_until = func.coalesce(Placement.ended_on, Placement.expires_on)
     query = (
-        select(
-            Placement.id,
-            Placement.vendor_id,
-            Placement.stall_id,
-            Stall.market_id,
-            Stall.block_id,
-            Stall.stall_type,
-            Stall.area_m2,
-            Stall.tntd_idr_per_m2,
-            Placement.start_on,
-            liable_until,
-        )
-        .join(Stall, Stall.id == Placement.stall_id)
+        _placement_query()
         .where(Placement.start_on <= last, liable_until > first)
         .order_by(Placement.id)
     )
@@ -142,23 +147,7 @@ def _placements(
 
 
 def _placement_row(session: AnySession, placement_id: int) -> PlacementRow | None:
-    liable_until = func.coalesce(Placement.ended_on, Placement.expires_on)
-    row = session.execute(
-        select(
-            Placement.id,
-            Placement.vendor_id,
-            Placement.stall_id,
-            Stall.market_id,
-            Stall.block_id,
-            Stall.stall_type,
-            Stall.area_m2,
-            Stall.tntd_idr_per_m2,
-            Placement.start_on,
-            liable_until,
-        )
-        .join(Stall, Stall.id == Placement.stall_id)
-        .where(Placement.id == placement_id)
-    ).first()
+    row = session.execute(_placement_query().where(Placement.id == placement_id)).first()
     return PlacementRow._make(row) if row else None
 
 
