@@ -29,8 +29,9 @@ from retribusi import clock
 INQUIRY_PATH: Final = "/v1.0/transfer-va/inquiry"
 PAYMENT_PATH: Final = "/v1.0/transfer-va/payment"
 STATUS_PATH: Final = "/v1.0/transfer-va/status"
-#: The city's receiving account (RKUD) in the simulated statement.
-DEFAULT_ACCOUNT_NO: Final = "1380012345678"
+#: The city's receiving account (RKUD) in the simulated statement (not the sample files' one, so
+#: the demo imports both without breaking either's statement sequence).
+DEFAULT_ACCOUNT_NO: Final = "1380055500001"
 #: Statement numbers count days from here, so consecutive days' statements run on.
 STATEMENT_EPOCH: Final = date(2026, 1, 1)
 _MT940_TEXT_RE: Final = re.compile(r"[^A-Z0-9 /\-?:().,'+]")
@@ -72,13 +73,15 @@ def triple(
 
 @dataclass(frozen=True)
 class JournalEntry:
-    """A VA payment the bank made and the biller accepted: one statement line."""
+    """A credit to the city's account, one statement line: a VA payment the bank made and the
+    biller accepted, or (``details`` set) a transfer in, such as an acquirer's settlement."""
 
-    payment_request_id: str
+    payment_request_id: str  # for a transfer: its reference
     va_digits: str
     amount_idr: int
     paid_at: str  # ISO-8601, Asia/Jakarta
     name: str
+    details: str = ""
 
     @property
     def paid_on(self) -> date:
@@ -222,7 +225,23 @@ class SimulatedBank:
 
     # --- journal and statement ----------------------------------------------------------------
 
-    def _book(self, request_id: str, va_digits: str, amount_idr: int, name: str) -> None:
+    def credit_transfer(
+        self, reference: str, amount_idr: int, details: str, *, at: datetime | None = None
+    ) -> None:
+        """A transfer into the city's account (an acquirer settling a batch, ``details`` naming
+        the batch), booked ``at`` (default now); once per reference."""
+        self._book(reference, "", amount_idr, "", details=details, at=at)
+
+    def _book(
+        self,
+        request_id: str,
+        va_digits: str,
+        amount_idr: int,
+        name: str,
+        *,
+        details: str = "",
+        at: datetime | None = None,
+    ) -> None:
         with self._lock:
             if request_id in self.journal:
                 return  # a retry: the money moved once
@@ -230,8 +249,9 @@ class SimulatedBank:
                 request_id,
                 va_digits,
                 amount_idr,
-                clock.to_wib(self.client.now()).isoformat(timespec="seconds"),
+                clock.to_wib(at or self.client.now()).isoformat(timespec="seconds"),
                 name,
+                details,
             )
             self.journal[request_id] = entry
             if self.journal_path is not None:
@@ -298,7 +318,7 @@ def mt940_statement(
             f"NTRFNONREF//{entry.payment_request_id[:16]}"
         )
         details = _swift_text(
-            f"TRF VA {entry.va_digits} REF {entry.payment_request_id} {entry.name}"
+            entry.details or f"TRF VA {entry.va_digits} REF {entry.payment_request_id} {entry.name}"
         )
         lines.append(f":86:{details[:65]}")
     lines += [

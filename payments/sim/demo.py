@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,6 +28,7 @@ from payments.sim.client import (
     Transport,
     load_or_create_key,
 )
+from payments.sim.qris import SimBatch
 from payments.snap.models import PartnerKind, VaType
 from payments.snap.partners import PartnerInput, add_partner, find_by_client_id, rotate_secret
 from payments.va.services import va_numbers_for_vendor
@@ -165,6 +168,20 @@ def pay_via_simulated_bank(vendor_id: int) -> PayResult:
     if va is None:
         raise NotFound("this vendor has no VA at the simulated bank")
     return demo_bank().pay_bills(va.digits)
+
+
+def credit_settlements(batches: Iterable[SimBatch], *, now: bool = False) -> int:
+    """The simulated bank books the acquirer's transfer of each settlement batch (once per
+    batch), at 08:00 WIB of its settlement date, or at once with ``now``; nothing without a
+    simulated bank. Returns how many batches it holds."""
+    try:
+        bank = demo_bank()
+    except NotFound:
+        return 0
+    for batch in batches:
+        at = None if now else datetime.combine(batch.settlement_date, time(8), clock.JAKARTA)
+        bank.credit_transfer(batch.batch_id, batch.net_idr, batch.transfer_details, at=at)
+    return len(bank.entries())
 
 
 def sim_pay_option(account: Any) -> tuple[str, dict[str, Any]] | None:

@@ -221,7 +221,34 @@ def _wib_date(iso: str) -> date:
     return datetime.fromisoformat(iso).date()
 
 
-def settlement_csv(
+@dataclass(frozen=True)
+class SimBatch:
+    """One settlement batch: what the acquirer pays out, net of its fees, in one transfer."""
+
+    batch_id: str
+    settlement_date: date
+    nmid: str
+    rows: tuple[tuple[SimPayment, int], ...]  # each payment with its fee
+
+    @property
+    def gross_idr(self) -> int:
+        return sum(payment.amount_idr for payment, _fee in self.rows)
+
+    @property
+    def fee_idr(self) -> int:
+        return sum(fee for _payment, fee in self.rows)
+
+    @property
+    def net_idr(self) -> int:
+        return self.gross_idr - self.fee_idr
+
+    @property
+    def transfer_details(self) -> str:
+        """How the transfer reads on the city's bank statement (reconcile finds the batch)."""
+        return f"QRIS STL BATCH {self.batch_id} NMID {self.nmid}"
+
+
+def settlement_batches(
     payments: Iterable[SimPayment],
     *,
     settlement_date: date,
@@ -229,10 +256,9 @@ def settlement_csv(
     mdr_pct: Decimal = DEFAULT_MDR_PCT,
     batch_size: int = DEFAULT_BATCH_SIZE,
     acquirer_code: str = "SIM",
-) -> bytes:
-    """The settlement report of the payments of ``business_date`` (default: the day before
-    ``settlement_date``): ``TRX`` rows, then a ``BATCH`` row per batch of at most
-    ``batch_size`` transactions of one NMID. Amounts are whole rupiah with two decimals."""
+) -> list[SimBatch]:
+    """The batches settling the payments of ``business_date`` (default: the day before
+    ``settlement_date``): at most ``batch_size`` transactions of one NMID each."""
     if not Decimal(0) <= mdr_pct <= _MAX_MDR_PCT:
         raise SimError(f"MDR must be 0-{_MAX_MDR_PCT} %")
     if not 1 <= batch_size <= 100_000:
@@ -242,54 +268,63 @@ def settlement_csv(
         (p for p in payments if _wib_date(p.paid_at) == day),
         key=lambda p: (p.nmid, p.paid_at, p.rrn),
     )
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(SETTLEMENT_COLUMNS)
     by_nmid: dict[str, list[SimPayment]] = {}
     for payment in chosen:
         by_nmid.setdefault(payment.nmid, []).append(payment)
+    batches = []
     for nmid, group in by_nmid.items():
         for start in range(0, len(group), batch_size):
-            batch = group[start : start + batch_size]
             serial = start // batch_size + 1
-            batch_id = f"{acquirer_code}-{settlement_date:%Y%m%d}-{nmid[-6:]}-{serial:03d}"
-            gross = fee = 0
-            for payment in batch:
-                row_fee = _fee(payment.amount_idr, mdr_pct)
-                gross += payment.amount_idr
-                fee += row_fee
-                writer.writerow(
-                    [
-                        "TRX",
-                        batch_id,
-                        settlement_date.isoformat(),
-                        nmid,
-                        payment.rrn,
-                        payment.reference_label,
-                        payment.bill_number,
-                        payment.paid_at,
-                        f"{payment.amount_idr}.00",
-                        f"{row_fee}.00",
-                        f"{payment.amount_idr - row_fee}.00",
-                        "",
-                    ]
-                )
+            # At most 25 characters: what a statement's "QRIS … BATCH <id>" can carry.
+            batch_id = f"{acquirer_code}-{settlement_date:%y%m%d}-{nmid[-6:]}-{serial:03d}"
+            rows = tuple(
+                (p, _fee(p.amount_idr, mdr_pct)) for p in group[start : start + batch_size]
+            )
+            batches.append(SimBatch(batch_id, settlement_date, nmid, rows))
+    return batches
+
+
+def settlement_csv(batches: Iterable[SimBatch]) -> bytes:
+    """The settlement report of ``batches`` (``reconcile/formats/qris_settlement.py``'s form):
+    ``TRX`` rows, then a ``BATCH`` row per batch. Amounts are whole rupiah with two decimals."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(SETTLEMENT_COLUMNS)
+    for batch in batches:
+        settled = batch.settlement_date.isoformat()
+        for payment, fee in batch.rows:
             writer.writerow(
                 [
-                    "BATCH",
-                    batch_id,
-                    settlement_date.isoformat(),
-                    nmid,
-                    "",
-                    "",
-                    "",
-                    "",
-                    f"{gross}.00",
+                    "TRX",
+                    batch.batch_id,
+                    settled,
+                    batch.nmid,
+                    payment.rrn,
+                    payment.reference_label,
+                    payment.bill_number,
+                    payment.paid_at,
+                    f"{payment.amount_idr}.00",
                     f"{fee}.00",
-                    f"{gross - fee}.00",
-                    str(len(batch)),
+                    f"{payment.amount_idr - fee}.00",
+                    "",
                 ]
             )
+        writer.writerow(
+            [
+                "BATCH",
+                batch.batch_id,
+                settled,
+                batch.nmid,
+                "",
+                "",
+                "",
+                "",
+                f"{batch.gross_idr}.00",
+                f"{batch.fee_idr}.00",
+                f"{batch.net_idr}.00",
+                str(len(batch.rows)),
+            ]
+        )
     return out.getvalue().encode("utf-8")
 
 

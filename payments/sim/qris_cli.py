@@ -16,11 +16,13 @@ import click
 from flask.cli import with_appcontext
 
 from payments.qris.services import find_code, stall_for_label, static_payload
+from payments.sim.demo import credit_settlements
 from payments.sim.qris import (
     AcquirerReply,
     SimError,
     demo_acquirer,
     register_demo_acquirer,
+    settlement_batches,
     settlement_csv,
     sim_enabled,
 )
@@ -176,7 +178,7 @@ def sim_qris_settle(day: datetime, mdr_pct: str, batch_size: int, out: Path | No
     business_day = day.date()
     acquirer = demo_acquirer(None)
     try:
-        report = settlement_csv(
+        batches = settlement_batches(
             acquirer.journal.payments(),
             settlement_date=business_day + timedelta(days=1),
             business_date=business_day,
@@ -187,6 +189,10 @@ def sim_qris_settle(day: datetime, mdr_pct: str, batch_size: int, out: Path | No
     except SimError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
+    report = settlement_csv(batches)
+    # The acquirer pays each batch into the city's account: the simulated bank, when there is
+    # one, shows the transfers on its statement of the settlement date.
+    credit_settlements(batches)
     if out is None:
         click.echo(report.decode("utf-8"), nl=False)
     else:

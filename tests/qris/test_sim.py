@@ -26,6 +26,7 @@ from payments.sim.qris import (
     body_bytes,
     notification_for,
     payment_for,
+    settlement_batches,
     settlement_csv,
     signed_headers,
 )
@@ -102,9 +103,10 @@ def test_settlement_is_read_by_reconciliation(tmp_path: Path) -> None:
         payment_for(STATIC, paid_at=day - timedelta(days=1), amount_idr=3_000, rrn="R-old")
     )
     assert journal.find("R3") is not None and journal.last().rrn == "R-old"  # type: ignore[union-attr]
-    report = settlement_csv(
+    batches = settlement_batches(
         journal.payments(), settlement_date=date(2026, 11, 24), mdr_pct=Decimal("0.7"), batch_size=4
     )
+    report = settlement_csv(batches)
     parsed = parse_qris_settlement(report, acquirer_id="SIM")
     assert parsed.lines_read == 6 and not parsed.rejected
     assert [b.transaction_count for b in parsed.batches] == [4, 2]
@@ -122,11 +124,12 @@ def test_settlement_is_read_by_reconciliation(tmp_path: Path) -> None:
     assert parsed.lines[1].customer_reference == "Q0123456789AB"
     assert parsed.lines[0].customer_reference is None  # a static code has no 62-05
     free = parse_qris_settlement(
-        settlement_csv(journal.payments(), settlement_date=date(2026, 11, 24)), acquirer_id="SIM"
+        settlement_csv(settlement_batches(journal.payments(), settlement_date=date(2026, 11, 24))),
+        acquirer_id="SIM",
     )
     assert {line.fee_idr for line in free.lines} == {0}  # MDR 0 % for government levies
     with pytest.raises(SimError):
-        settlement_csv([], settlement_date=date(2026, 11, 24), mdr_pct=Decimal("-1"))
+        settlement_batches([], settlement_date=date(2026, 11, 24), mdr_pct=Decimal("-1"))
 
 
 # ------------------------------------------------------------------ through the CLI, end to end
