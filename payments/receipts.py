@@ -46,7 +46,7 @@ from payments.signing import (
 )
 from retribusi import clock
 from retribusi.auth.models import User
-from retribusi.db import AnySession
+from retribusi.db import AnySession, parse_id
 from retribusi.extensions import db
 from retribusi.levy.letters import MONTHS_ID, tanggal
 from retribusi.levy.models import Bill, BillKind
@@ -354,7 +354,7 @@ def _stalls(session: AnySession, payment: Payment, lines: tuple[ReceiptLine, ...
 def officer_of(sender: str) -> int | None:
     """The user id in a cash payment's sender ``officer:<id>``."""
     prefix, _, rest = sender.partition(":")
-    return int(rest) if prefix == "officer" and rest.isdigit() else None
+    return parse_id(rest) if prefix == "officer" else None
 
 
 def receipt_view(payment: Payment, session: AnySession | None = None) -> ReceiptView:

@@ -58,12 +58,12 @@ from payments.signing import MAX_TOKEN_CHARS
 from retribusi import clock
 from retribusi.auth.access import authenticated, current_account, public, roles_required
 from retribusi.auth.models import Role, User
+from retribusi.db import parse_id
 from retribusi.errors import Conflict, DomainError
 from retribusi.extensions import db, limiter
 from retribusi.levy.billing import open_bills_for_vendor
 from retribusi.levy.errors import invalid, reason_of
 from retribusi.money import format_idr
-from retribusi.web import MAX_PATH_ID
 from vendors.models import Market, Vendor
 from vendors.services import Actor, get_vendor, search_vendors, vendor_markets
 
@@ -76,7 +76,6 @@ bp = Blueprint(
 )
 
 STAFF = (Role.ADMIN, Role.FINANCE, Role.OFFICER)
-MAX_ID = MAX_PATH_ID  # ids read from query strings and forms share the paths' bound
 PAGE_SIZE = 25
 MAX_PAGE = 10_000
 VERIFY_LIMIT = "60 per minute"
@@ -126,7 +125,7 @@ def _field_of(error: DomainError) -> str:
 
 def _page_number() -> int:
     raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_PAGE else 1
+    return parse_id(raw, maximum=MAX_PAGE) or 1
 
 
 def _date_arg(name: str) -> date | None:
@@ -138,8 +137,7 @@ def _date_arg(name: str) -> date | None:
 
 
 def _int_arg(name: str) -> int | None:
-    raw = (request.args.get(name) or "").strip()[:18]
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_ID else None
+    return parse_id(request.args.get(name))
 
 
 # --- payments and receipts --------------------------------------------------------------------
@@ -378,7 +376,7 @@ def cash_new_page() -> ResponseReturnValue:
         key = check_form_key(user.id, form.idempotency_key.data)
         amount = parse_typed_amount(form.amount.data)
         bill = form.bill_id.data or ""
-        if bill and not (bill.isdigit() and 0 < int(bill) <= MAX_ID):
+        if bill and parse_id(bill) is None:
             raise invalid("target_bill_ids", "not_vendors", "not a bill of this vendor")
         raw = {
             "vendor_id": vendor.id,
@@ -503,9 +501,9 @@ def deposit_new_page() -> ResponseReturnValue:
                 selection = Selection.DAY
             try:
                 picked = tuple(
-                    int(i)
-                    for i in (form.payment_ids.data or [])
-                    if str(i).isdigit() and len(str(i)) <= 16
+                    number
+                    for number in (parse_id(str(i)) for i in form.payment_ids.data or [])
+                    if number is not None
                 )
                 result = create_deposit(
                     DepositIn(

@@ -22,6 +22,7 @@ from reconcile.runs import run_reconciliation
 from retribusi import clock
 from retribusi.auth.access import current_account, roles_required
 from retribusi.auth.models import Role
+from retribusi.db import parse_id
 from retribusi.errors import DomainError
 from retribusi.extensions import db
 from retribusi.levy.errors import invalid, reason_of
@@ -130,8 +131,7 @@ def _names() -> dict[str, Any]:
 
 
 def _int_arg(name: str) -> int | None:
-    value = (request.args.get(name) or "").strip()
-    return int(value) if value.isdigit() and len(value) <= 15 else None
+    return parse_id(request.args.get(name))
 
 
 def _page_arg() -> int:
@@ -262,7 +262,7 @@ def exceptions() -> ResponseReturnValue:
     age = (args.get("age") or "").strip()[:8] or None
     assignee = (args.get("assignee") or "").strip()[:15]
     me = current_account()
-    assignee_id = me.id if assignee == "me" else (int(assignee) if assignee.isdigit() else None)
+    assignee_id = me.id if assignee == "me" else parse_id(assignee)
     try:
         page = queries.exceptions_page(
             db.session,
@@ -320,8 +320,7 @@ def _render_exception(exc_id: str, form: forms.ActionForm, status: int) -> Respo
 
 
 def _id(value: str | None) -> int | None:
-    text = (value or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 15 else None
+    return parse_id(value)
 
 
 @bp.route("/pengecualian/<exc_id>/tindakan", methods=["POST"])

@@ -48,6 +48,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: The largest id anything from outside may name: every id column is a 64-bit integer, and JSON
+#: clients lose precision above 2**53.
+MAX_ID = 2**53
+
+
+def parse_id(text: str | None, *, maximum: int = MAX_ID) -> int | None:
+    """A positive id written in ASCII digits (``"²"`` and ``"١"`` are digits to Python, not to
+    us), at most ``maximum``; else ``None``. Surrounding spaces are ignored."""
+    value = (text or "").strip()
+    if not (0 < len(value) <= 16 and value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if 0 < number <= maximum else None
+
+
 # BIGINT ids on PostgreSQL; SQLite only auto-increments a column declared exactly INTEGER.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")

@@ -7,6 +7,7 @@ from flask_login import LoginManager
 
 from retribusi.auth.models import User
 from retribusi.auth.services import user_for_token
+from retribusi.db import parse_id
 from retribusi.extensions import csrf, db
 
 # No inline script or style anywhere, no other origin: the vendor page must work on a weak
@@ -69,9 +70,10 @@ def init_login(app: Flask, manager: LoginManager) -> None:
 
     @manager.user_loader
     def load_user(user_id: str) -> User | None:
-        if not user_id.isdigit() or len(user_id) > 18:
+        number = parse_id(user_id)
+        if number is None:
             return None
-        user = db.session.get(User, int(user_id))
+        user = db.session.get(User, number)
         return user if user is not None and user.active else None
 
     @manager.request_loader

@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
 from retribusi.auth.access import authenticated, current_account, public, wants_json
+from retribusi.db import MAX_ID
 from retribusi.errors import DomainError
 
 bp = Blueprint("web", __name__)
@@ -30,20 +31,17 @@ bp = Blueprint("web", __name__)
 FRONT_DOORS = "retribusi.front_doors"
 log = logging.getLogger(__name__)
 
-#: The largest id a path may name: every id column is a 64-bit integer, and JSON clients lose
-#: precision above 2**53. A larger number in a path is a 404, never a database overflow.
-MAX_PATH_ID = 2**53
-
 
 class BoundedIntConverter(IntegerConverter):
-    """``<int:…>`` in every route: a non-negative integer no larger than ``MAX_PATH_ID``."""
+    """``<int:…>`` in every route: a non-negative integer no larger than ``MAX_ID``, so a larger
+    number in a path is a 404, never a database overflow."""
 
     def __init__(
         self,
         map: Map,
         fixed_digits: int = 0,
         min: int | None = None,
-        max: int | None = MAX_PATH_ID,
+        max: int | None = MAX_ID,
         signed: bool = False,
     ) -> None:
         super().__init__(map, fixed_digits, min, max, signed)

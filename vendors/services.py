@@ -575,7 +575,7 @@ def paginate(query: Select[T], page: int, page_size: int) -> Page[T]:
 def find_vendor_by_nik(nik: str) -> Vendor | None:
     """The vendor with this NIK (spaces allowed), or ``None``. No scope check: callers decide."""
     value = "".join(nik.split())
-    if len(value) != 16 or not value.isdigit():
+    if len(value) != 16 or not (value.isascii() and value.isdigit()):
         return None
     return db.session.scalar(select(Vendor).where(Vendor.nik == value))
 

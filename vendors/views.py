@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from retribusi.auth.access import current_account, roles_required
 from retribusi.auth.models import Role
+from retribusi.db import parse_id
 from retribusi.errors import Forbidden
 from retribusi.extensions import db
 from vendors import fields, forms
@@ -122,7 +123,7 @@ def _submit(
 def search() -> ResponseReturnValue:
     text = request.args.get("q", "")[:80]
     page = request.args.get("page", "1")
-    number = int(page) if page.isdigit() and 0 < len(page) < 6 else 1
+    number = parse_id(page, maximum=99_999) or 1
     results = search_vendors(text, _actor(), page=number, page_size=SEARCH_PAGE_SIZE)
     stalls = _active_stalls([v.id for v in results.items])
     return render_template(

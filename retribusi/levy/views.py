@@ -22,6 +22,7 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  #
 from retribusi import clock
 from retribusi.auth.access import authenticated, current_account, require_market, roles_required
 from retribusi.auth.models import Role, User
+from retribusi.db import parse_id
 from retribusi.errors import DomainError
 from retribusi.extensions import db
 from retribusi.levy import forms
@@ -132,7 +133,7 @@ def _arg(name: str, limit: int) -> str | None:
 def arrears_page() -> ResponseReturnValue:
     user = current_account()
     vendor = _arg("vendor", 18)
-    vendor_id = int(vendor) if vendor and vendor.isdigit() else None
+    vendor_id = parse_id(vendor)
     report = arrears(
         user,
         as_of=_as_of(),
@@ -384,9 +385,10 @@ def tickets_page() -> ResponseReturnValue:
         form = forms.TicketForm()
         placement = form.placement_id.data or ""
         try:
-            if not form.validate_on_submit() or not placement.isdigit():
+            placement_id = parse_id(placement)
+            if not form.validate_on_submit() or placement_id is None:
                 raise invalid("placement", "required", "choose a placement")
-            bill = record_ticket(int(placement), user=user, actor=_actor(user))
+            bill = record_ticket(placement_id, user=user, actor=_actor(user))
         except DomainError as error:
             flash(_refused(error), "error")
             status = error.status
@@ -471,7 +473,7 @@ def _add_relief(form: forms.ReliefForm, user: User) -> None:
     if not form.validate_on_submit():
         raise invalid("relief", "required", "fill in the kind, letter number and dates")
     vendor = (form.vendor_id.data or "").strip()
-    if vendor and not vendor.isdigit():
+    if vendor and parse_id(vendor) is None:
         raise invalid("vendor", "malformed", "a vendor id is a number")
     add_relief(
         ReliefInput(

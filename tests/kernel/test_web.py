@@ -20,6 +20,7 @@ from retribusi import create_app
 from retribusi.auth.access import public
 from retribusi.auth.models import Role
 from retribusi.config import instance_file
+from retribusi.db import parse_id
 from tests.conftest import AuthActions, base_config, csrf_token
 
 
@@ -197,3 +198,42 @@ def test_workers_starting_at_once_share_one_complete_development_key(tmp_path: P
     assert path.read_bytes() in made
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert sorted(p.name for p in path.parent.iterdir()) == ["key"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12", 12),
+        (" 7 ", 7),
+        ("0", None),
+        ("²", None),
+        ("١٢", None),
+        ("-3", None),
+        ("1e3", None),
+        ("9" * 17, None),
+        (str(2**53 + 1), None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_ids_from_outside_are_ascii_digits_in_range(text: str | None, expected: int | None) -> None:
+    assert parse_id(text) == expected
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.FINANCE, Role.OFFICER])
+def test_no_page_fails_on_odd_query_values(
+    app: Flask, client: FlaskClient, auth: AuthActions, role: Role
+) -> None:
+    """Every page without path arguments, given a superscript digit (a digit to Python's
+    ``str.isdigit``, not to ``int``) and other odd values in every usual query argument."""
+    auth.login_as(role)
+    odd = dict.fromkeys(("page", "vendor", "assignee", "bill", "market", "id", "status"), "²")
+    odd |= {"bulan": "2026-13", "day": "x", "from": "2026-02-30", "type": "\x00", "q": "%"}
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.arguments or "GET" not in (rule.methods or ()) or rule.rule.startswith("/static"):
+            continue
+        response = client.get(rule.rule, query_string=odd)
+        assert response.status_code < 500, (rule.rule, response.status_code)
+        checked += 1
+    assert checked >= 40
