@@ -106,7 +106,14 @@ def qris_static(stall: str, as_json: bool) -> None:
 
 @qris_cli.command("dynamic")
 @click.option("--vendor", "vendor_id", type=click.IntRange(1, 2**62), required=True)
-@click.option("--bill", "bill_ids", type=click.IntRange(1, 2**62), multiple=True, required=True)
+@click.option(
+    "--bill",
+    "bill_ids",
+    type=click.IntRange(1, 2**53),
+    multiple=True,
+    required=True,
+    help="A bill id; repeat for several bills of one market.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def qris_dynamic(vendor_id: int, bill_ids: tuple[int, ...], as_json: bool) -> None:

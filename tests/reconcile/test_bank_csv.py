@@ -284,6 +284,17 @@ JATENG_ROWS: list[list[object]] = [
 
 
 class TestXlsx:
+    def test_the_sample_workbook_reads_as_its_csv_twin(self) -> None:
+        book = parse((SAMPLES / "bank-jateng.xlsx").read_bytes(), "bank_jateng")
+        text = parse((SAMPLES / "bank-jateng.csv").read_bytes(), "bank_jateng")
+        assert book.format is FileFormat.BANK_XLSX and text.format is FileFormat.BANK_CSV
+        assert (book.lines_read, len(book.lines), len(book.rejected)) == (4, 4, 0)
+        assert (book.credit_total_idr, book.debit_total_idr) == (280_664, 7_500)
+        assert (book.opening_balance_idr, book.closing_balance_idr) == (5_000_000, 5_273_164)
+        assert [(ln.booking_date, ln.signed_amount_idr, ln.keys) for ln in book.lines] == [
+            (ln.booking_date, ln.signed_amount_idr, ln.keys) for ln in text.lines
+        ]
+
     def test_workbook_parses_with_date_and_number_cells(self) -> None:
         parsed = parse(workbook(("Mutasi", JATENG_ROWS)), "bank_jateng")
         assert parsed.format is FileFormat.BANK_XLSX
