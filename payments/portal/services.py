@@ -319,24 +319,29 @@ def collection_by_market(first: date, last: date) -> list[tuple[str, str, int]]:
 
 def arrears_trend(today: date, count: int = MONTHS_SHOWN) -> list[tuple[str, int]]:
     """Principal overdue at each month's end (today for this month): bills past their due date
-    then, less the principal paid on them by then. Sanction is left out: it is a figure of the
-    day asked, not a stock that can be summed back in time."""
+    then, less the principal paid on them by then. Each point is what the books said that day:
+    a bill voided later still counts, and a reversal counts from the day it was made, not from
+    the day of the payment it undid. Sanction is left out: it is a figure of the day asked, not
+    a stock that can be summed back in time."""
     points = []
     for label, _first, last in recent_months(today, count):
         day = min(last, today)
+        until = clock.start_of_day_wib(day + timedelta(days=1))  # the end of that day
+        owed_then = (Bill.due_on < day) & (
+            (Bill.status != BillStatus.VOIDED) | (Bill.voided_at >= until)
+        )
         billed = db.session.scalar(
-            select(func.coalesce(func.sum(Bill.principal_idr), 0)).where(
-                Bill.due_on < day, Bill.status != BillStatus.VOIDED
-            )
+            select(func.coalesce(func.sum(Bill.principal_idr), 0)).where(owed_then)
         )
         paid = db.session.scalar(
             select(func.coalesce(func.sum(Allocation.amount_idr), 0))
             .join(Bill, Bill.id == Allocation.bill_id)
+            .outerjoin(PaymentReversal, PaymentReversal.id == Allocation.reversal_id)
             .where(
-                Bill.due_on < day,
-                Bill.status != BillStatus.VOIDED,
+                owed_then,
                 Allocation.component == Component.PRINCIPAL,
                 Allocation.paid_on <= day,
+                (Allocation.reversal_id.is_(None)) | (PaymentReversal.reversed_at < until),
             )
         )
         points.append((label, int(billed or 0) - int(paid or 0)))

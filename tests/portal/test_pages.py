@@ -9,9 +9,12 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from payments.ledger import reverse_payment
+from payments.portal.services import arrears_trend
 from retribusi.auth.models import Role, User
 from retribusi.extensions import db
-from retribusi.levy.billing import issue_bills
+from retribusi.levy.billing import issue_bills, void_bill
+from retribusi.levy.models import Bill
 from tests.conftest import AuthActions
 from tests.levy import factories as f
 from tests.payments.factories import pay
@@ -235,3 +238,31 @@ def test_the_vendors_history_links_each_receipt(
     history = text(client, f"/saya/{holding.vendor.id}/riwayat")
     assert f'href="/pembayaran/{paid.payment_id}"' in history
     assert paid.receipt_number in text(client, f"/pembayaran/{paid.payment_id}")
+
+
+def test_the_arrears_trend_keeps_what_the_books_said_on_each_day(app: Flask) -> None:
+    """A reversal counts from the day it is made and a bill voided later still counted before:
+    October's point does not move when November undoes a payment or voids a bill."""
+    with app.app_context():
+        f.illustrative_tariffs()
+        klewer, legi = f.holding("KLEWER"), f.holding("LEGI")
+        _bill_months("2026-09", "2026-10")
+        paid = pay(klewer.vendor.id, MONTH_IDR, paid_at=datetime(2026, 10, 5, 3, tzinfo=UTC))
+        today = date(2026, 11, 23)
+        before = dict(arrears_trend(today))
+        # Sep x2 and Oct x2 due by the end of October, less Klewer's September.
+        assert before["2026-10"] == 3 * MONTH_IDR
+        reverse_payment(
+            paid.payment_id, reference="RV-1", reason="salah catat di loket", actor="test"
+        )
+        reversed_only = dict(arrears_trend(today))
+        legi_october = db.session.scalars(
+            sa.select(Bill).where(Bill.vendor_id == legi.vendor.id, Bill.period == "2026-10")
+        ).one()
+        void_bill(legi_october.id, reason="tempat tutup sejak Oktober", actor="test")
+        after = dict(arrears_trend(today))
+    assert reversed_only["2026-10"] == after["2026-10"] == before["2026-10"]
+    assert reversed_only["2026-11"] == 4 * MONTH_IDR  # Klewer's September is owed again
+    # Today sees both: Klewer's September owed again (+157 500), Legi's October gone (-157 500).
+    assert before["2026-11"] == 3 * MONTH_IDR and after["2026-11"] == 3 * MONTH_IDR
+    assert before["2026-09"] == after["2026-09"] == 2 * MONTH_IDR  # both Septembers, unpaid then
