@@ -1,9 +1,12 @@
-"""Administrator pages for SNAP partner profiles (banks and QRIS acquirers): list, add, rotate.
+"""Administrator pages for SNAP partner profiles (banks and QRIS acquirers): list, add, issue a
+new secret, replace the public key, switch a partner off and on.
 
 A client secret is shown once, on the page that issued it; the form posts are CSRF-protected.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
@@ -22,6 +25,8 @@ from payments.snap.partners import (
     list_partners,
     public_row,
     rotate_secret,
+    set_active,
+    set_public_key,
 )
 from payments.snap.signature import MAX_PEM_CHARS, MAX_SKEW_WINDOW_S
 from retribusi.auth.access import current_account, roles_required
@@ -78,6 +83,17 @@ class RotateForm(FlaskForm):  # type: ignore[misc]
     code = StringField(validators=[InputRequired(), Length(max=20)])
 
 
+class StatusForm(RotateForm):
+    active = SelectField(choices=[SelectChoice("1", "1"), SelectChoice("0", "0")])
+
+
+class KeyForm(RotateForm):
+    public_key = TextAreaField(
+        _l("The partner's new RSA public key (PEM)"),
+        validators=[InputRequired(), Length(max=MAX_PEM_CHARS)],
+    )
+
+
 def _input(form: PartnerForm) -> PartnerInput:
     kind = PartnerKind(form.kind.data)
     return PartnerInput(
@@ -98,7 +114,14 @@ def _input(form: PartnerForm) -> PartnerInput:
 
 def _page(form: PartnerForm, **extra: object) -> str:
     rows = [public_row(p) for p in list_partners()]
-    return render_template("va/partners.html", form=form, rotate=RotateForm(), rows=rows, **extra)
+    return render_template(
+        "va/partners.html",
+        form=form,
+        rotate=RotateForm(),
+        key_form=KeyForm(formdata=None),
+        rows=rows,
+        **extra,
+    )
 
 
 @bp.route("/admin/mitra-snap", methods=["GET", "POST"])
@@ -135,3 +158,34 @@ def rotate() -> ResponseReturnValue:
     return _page(
         PartnerForm(formdata=None), issued_code=issued.partner.code, secret=issued.client_secret
     )
+
+
+def _change(form: RotateForm, change: Callable[[str, str], object]) -> ResponseReturnValue:
+    """Apply ``change(code, actor)`` to a partner from a row's form; the page again either way."""
+    blank = PartnerForm(formdata=None)
+    if not form.validate_on_submit():
+        return _page(blank, problems=[_("The form expired. Reload the page and try again.")]), 400
+    try:
+        change(form.code.data or "", f"user:{current_account().id}")
+    except DomainError as error:
+        problems = [str(e.get("message")) for e in error.details.get("errors", [])]
+        return _page(blank, problems=problems or [error.message]), error.status
+    return _page(blank, done=_("Saved."))
+
+
+@bp.post("/admin/mitra-snap/status")
+@roles_required(Role.ADMIN)
+def status() -> ResponseReturnValue:
+    """Switch a partner off (its calls are refused) or on again."""
+    form = StatusForm()
+    active = form.active.data == "1"
+    return _change(form, lambda code, actor: set_active(code, active, actor=actor))
+
+
+@bp.post("/admin/mitra-snap/kunci")
+@roles_required(Role.ADMIN)
+def replace_key() -> ResponseReturnValue:
+    """Replace a partner's public key (the partner rotated its key pair)."""
+    form = KeyForm()
+    pem = form.public_key.data or ""
+    return _change(form, lambda code, actor: set_public_key(code, pem, actor=actor))

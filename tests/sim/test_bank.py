@@ -230,3 +230,48 @@ def test_admin_page_adds_a_partner_and_shows_the_secret_once(app: Flask, auth: A
     )
     assert refused.status_code == 422, refused.get_data(as_text=True)[-3000:]
     assert "public key" in refused.get_data(as_text=True)
+
+
+def test_admin_page_switches_a_partner_off_and_on_and_replaces_its_key(
+    app: Flask, auth: AuthActions, runner: FlaskCliRunner
+) -> None:
+    from payments.sim.client import PartnerIdentity
+    from payments.snap.partners import get_partner
+    from tests.snap.helpers import key
+
+    assert runner.invoke(args=["sim", "setup"]).exit_code == 0
+    auth.login_as(Role.ADMIN)
+    client = auth._client
+    token = csrf_token(client, "/admin/mitra-snap")
+    off = client.post(
+        "/admin/mitra-snap/status", data={"csrf_token": token, "code": "JATENG", "active": "0"}
+    )
+    assert off.status_code == 200 and "Aktifkan" in off.get_data(as_text=True)
+    with app.app_context():
+        assert not get_partner("JATENG").active
+    on = client.post(
+        "/admin/mitra-snap/status", data={"csrf_token": token, "code": "JATENG", "active": "1"}
+    )
+    assert on.status_code == 200
+    with app.app_context():
+        assert get_partner("JATENG").active
+        old_key = get_partner("JATENG").public_key_pem
+
+    new_pem = PartnerIdentity("", "", key("rotated")).public_key_pem
+    replaced = client.post(
+        "/admin/mitra-snap/kunci",
+        data={"csrf_token": token, "code": "JATENG", "public_key": new_pem},
+    )
+    assert replaced.status_code == 200
+    with app.app_context():
+        assert get_partner("JATENG").public_key_pem not in (old_key, "")
+    junk = client.post(
+        "/admin/mitra-snap/kunci", data={"csrf_token": token, "code": "JATENG", "public_key": "x"}
+    )
+    unknown = client.post(
+        "/admin/mitra-snap/status", data={"csrf_token": token, "code": "NOPE", "active": "0"}
+    )
+    stale = client.post("/admin/mitra-snap/status", data={"code": "JATENG", "active": "0"})
+    assert (junk.status_code, unknown.status_code, stale.status_code) == (422, 404, 400)
+    with app.app_context():
+        assert get_partner("JATENG").active
