@@ -21,6 +21,7 @@ from vendors.models import Placement, PlacementStatus, StallStatus, StallType
 from vendors.placements import (
     get_placement,
     issue_placement,
+    list_placements,
     placement_chain,
     record_occupant,
     renew_placement,
@@ -308,6 +309,21 @@ def _placement_body(placement: Placement) -> dict[str, Any]:
 @blp.route("/placements")
 @roles_required(*STAFF)
 class Placements(MethodView):
+    @blp.arguments(schemas.PlacementQueryArgs, location="query")
+    @blp.response(200, schemas.PlacementPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """SHPs, newest first, by market, stall, vendor and status (officers: their markets)."""
+        page = list_placements(
+            _actor(),
+            market_code=args["market"],
+            stall_reference=args["stall"],
+            vendor_id=args["vendor_id"],
+            status=PlacementStatus(args["status"]) if args["status"] else None,
+            page=args["page"],
+            page_size=args["page_size"],
+        )
+        return _page(page, [placement_dict(p) for p in page.items])
+
     @blp.arguments(schemas.IssueArgs)
     @blp.response(201, schemas.PlacementDetailSchema)
     def post(self, args: dict[str, Any]) -> dict[str, Any]:

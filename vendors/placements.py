@@ -30,6 +30,7 @@ from retribusi.extensions import db
 from retribusi.money import MAX_AMOUNT_IDR, MoneyError, parse_idr
 from vendors import fields
 from vendors.models import (
+    Market,
     Placement,
     PlacementEvent,
     PlacementStatus,
@@ -40,12 +41,16 @@ from vendors.models import (
 from vendors.problems import N_, FieldError, Problem, VendorInvalid, conflict, invalid
 from vendors.services import (
     Actor,
+    Page,
     VendorInput,
     active_placement_on,
     add_vendor_in_transaction,
     check_vendor,
     check_vendor_clashes,
     find_vendor_by_nik,
+    get_market,
+    paginate,
+    stall_for_reference,
     stall_transition,
     today,
 )
@@ -104,6 +109,38 @@ def get_placement(placement_id: int, actor: Actor) -> Placement:
         raise NotFound("no such SHP")
     actor.check_market(placement.stall.market.code)
     return placement
+
+
+def list_placements(
+    actor: Actor,
+    *,
+    market_code: str | None = None,
+    stall_reference: str | None = None,
+    vendor_id: int | None = None,
+    status: PlacementStatus | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> Page[Placement]:
+    """SHPs, newest first, filtered by market, stall, vendor and status; officers see only
+    their markets' (an unknown or foreign market or stall is refused, not an empty page)."""
+    query = (
+        select(Placement)
+        .join(Stall, Placement.stall_id == Stall.id)
+        .join(Market, Stall.market_id == Market.id)
+        .options(selectinload(Placement.vendor), selectinload(Placement.previous))
+    )
+    if market_code:
+        get_market(market_code, actor)
+        query = query.where(Market.code == market_code.upper())
+    if stall_reference:
+        query = query.where(Stall.id == stall_for_reference("stall", stall_reference).id)
+    if actor.market_scope is not None:
+        query = query.where(Market.code.in_(sorted(actor.market_scope)))
+    if vendor_id is not None:
+        query = query.where(Placement.vendor_id == vendor_id)
+    if status is not None:
+        query = query.where(Placement.status == status)
+    return paginate(query.order_by(Placement.id.desc()), page, page_size)
 
 
 def find_placement_by_number(number: str) -> Placement | None:

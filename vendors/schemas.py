@@ -181,6 +181,19 @@ class PlacementSchema(Schema):
     events = fields.List(fields.Nested(EventSchema))
 
 
+class PlacementPageSchema(PageMeta):
+    items = fields.List(fields.Nested(PlacementSchema), required=True)
+
+
+class PlacementQueryArgs(PageArgs):
+    market = _text(32)
+    stall = _text(60)  # a stall reference: KLEWER-A-012
+    vendor_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**53))
+    status = fields.String(
+        load_default=None, validate=validate.OneOf([s.value for s in PlacementStatus])
+    )
+
+
 class PlacementDetailSchema(PlacementSchema):
     chain = fields.List(fields.String(), metadata={"description": "SHP numbers, oldest first"})
 

@@ -187,3 +187,35 @@ def test_bad_input_gets_specific_errors(app: Flask, client: FlaskClient) -> None
     assert patch.status_code == 403
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Vendor)) == 2
+
+
+def test_shps_are_listed_by_market_stall_vendor_and_status_within_scope(
+    app: Flask, client: FlaskClient
+) -> None:
+    ids = registry(app)
+    staff = token(app, client, Role.FINANCE)
+    every = client.get("/api/v1/placements", headers=staff).get_json()
+    assert [p["id"] for p in every["items"]] == [ids["legi_shp"], ids["shp"]]  # newest first
+    assert every["total"] == 2 and every["items"][1]["number"] == "SHP-K-12"
+
+    def numbers(query: str, headers: dict[str, str] = staff) -> list[str]:
+        body = client.get(f"/api/v1/placements?{query}", headers=headers).get_json()
+        return [p["number"] for p in body["items"]]
+
+    assert numbers("market=klewer") == ["SHP-K-12"]
+    assert numbers("stall=KLEWER-A-012") == ["SHP-K-12"]
+    assert numbers(f"vendor_id={ids['budi']}") == [every["items"][0]["number"]]
+    assert numbers("status=active&market=KLEWER") == ["SHP-K-12"]
+    assert numbers("status=revoked") == []
+    officer = token(app, client, Role.OFFICER, market_codes=("KLEWER",))
+    assert numbers("", officer) == ["SHP-K-12"]
+    assert client.get("/api/v1/placements?market=LEGI", headers=officer).status_code == 403
+    for query, status in (
+        ("status=lost", 422),
+        ("vendor_id=0", 422),
+        (f"vendor_id={2**60}", 422),
+        ("market=NOWHERE", 404),
+        ("stall=KLEWER-Z-999", 422),
+        ("page_size=1000", 422),
+    ):
+        assert client.get(f"/api/v1/placements?{query}", headers=staff).status_code == status, query
