@@ -1,4 +1,5 @@
-"""QRIS benchmark: build + CRC, decode, SVG and PNG per code, against the DESIGN.md targets.
+"""QRIS benchmark: build + CRC, decode, SVG and PNG per code, against the DESIGN.md targets, and
+the printable stall cards (a block's A6 PDF) per card, which has no target.
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/bench_qris.py``. Each figure is the mean time per code
 of the fastest of five rounds (as ``timeit`` reports), so a busy neighbour on a shared machine
@@ -56,6 +57,38 @@ def per_call_s(work: Callable[[int], object], calls: int) -> float:
     return best
 
 
+def card_s(payloads: list[str], cards: int) -> float:
+    """Seconds per card of one PDF of ``cards`` stall cards (best of the rounds)."""
+    import tempfile
+
+    from payments.qris.cards import Card, cards_pdf
+    from retribusi import create_app
+
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/b.db", "TESTING": True})
+        batch = [
+            Card(
+                payload=payloads[i],
+                market_name="Pasar Legi",
+                block_name="Blok A",
+                stall_reference=f"LEGI-A-{i:03d}",
+                stall_type="kios",
+                holder_name="Sri Rahayu",
+                va_lines=("Bank Jateng 888100000000013",),
+            )
+            for i in range(cards)
+        ]
+        with app.test_request_context():
+            best = min(_timed(lambda: cards_pdf(batch, IDENTITY, title="Blok A")) for _ in range(3))
+    return best / cards
+
+
+def _timed(work: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
 def main() -> int:
     payloads = [dynamic(i) for i in range(2_000)]
     rows: list[tuple[str, float, str, float | None]] = [
@@ -76,6 +109,7 @@ def main() -> int:
         ),
         ("SVG", per_call_s(lambda i: qr_svg(payloads[i]), 40) * 1e3, "ms", 20),
         ("PNG (10 px/module)", per_call_s(lambda i: qr_png(payloads[i]), 40) * 1e3, "ms", None),
+        ("A6 card, 200 per PDF", card_s(payloads, 200) * 1e3, "ms", None),
     ]
     print(f"QRIS benchmark: {len(payloads[0])}-character dynamic payloads, best of {ROUNDS} rounds")
     failed = False
