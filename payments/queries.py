@@ -49,6 +49,7 @@ class PaymentFilter:
     paid_from: date | None = None
     paid_to: date | None = None
     officer_id: int | None = None  # cash taken by this officer
+    market_code: str | None = None  # taken there, or by a vendor who holds or held a stall there
 
 
 def payments_query(user: User, wanted: PaymentFilter | None = None) -> Select[Payment]:
@@ -66,6 +67,8 @@ def payments_query(user: User, wanted: PaymentFilter | None = None) -> Select[Pa
         query = query.where(Payment.vendor_id == wanted.vendor_id)
     if wanted.channel is not None:
         query = query.where(Payment.channel == wanted.channel)
+    if wanted.market_code is not None:
+        query = query.where(_officer_scope(frozenset({wanted.market_code})))
     if wanted.paid_from is not None:
         query = query.where(Payment.paid_on >= wanted.paid_from)
     if wanted.paid_to is not None:

@@ -58,6 +58,8 @@ def _links(app: Flask) -> None:
     links[FINANCE_LINKS] += [
         "payments/links/finance_payments.html",
         "payments/links/finance_deposits.html",
+        "payments/links/finance_payments_export.html",
+        "payments/links/finance_deposits_export.html",
     ]
     links[ADMIN_LINKS].append("va/links/admin_partners.html")
     links[RECEIPT_LINKS].append("payments/links/receipt.html")

@@ -8,7 +8,7 @@ language, from the service's stable reason code, and nothing is written.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 from flask import (
@@ -18,6 +18,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -38,6 +39,15 @@ from payments.deposits import (
     undeposited,
     undeposited_days,
     verify_deposit,
+)
+from payments.exports import (
+    MIME,
+    DepositsWanted,
+    PaymentsWanted,
+    default_period,
+    deposits_xlsx,
+    parse_period,
+    payments_xlsx,
 )
 from payments.ledger import credit_balance
 from payments.models import Channel, DepositStatus, Payment
@@ -104,6 +114,10 @@ REASONS = {
     "already_verified": _l("This deposit is already verified."),
     "too_many": _l("Too many payments in one deposit."),
     "not_found": _l("Not found."),
+    "period_missing": _l("Choose the first and the last day of the period."),
+    "period_format": _l("Write each day of the period as YYYY-MM-DD, a real calendar day."),
+    "period_order": _l("The period ends before it starts."),
+    "period_too_long": _l("An export covers at most 366 days: choose a shorter period."),
 }
 
 
@@ -140,6 +154,47 @@ def _int_arg(name: str) -> int | None:
     return parse_id(request.args.get(name))
 
 
+def _channel_arg() -> Channel | None:
+    raw = request.args.get("channel", "")
+    return Channel(raw) if raw in {c.value for c in Channel} else None
+
+
+def _market_arg() -> str | None:
+    return (request.args.get("market") or "").strip()[:32] or None
+
+
+def _deposit_status_arg() -> DepositStatus | None:
+    raw = request.args.get("status", "")
+    return DepositStatus(raw) if raw in {s.value for s in DepositStatus} else None
+
+
+@bp.app_template_global()
+def export_args(args: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A list page's filters for its export link, with this month so far for a missing end."""
+    carried = {k: v for k, v in (args or {}).items() if k != "page" and v}
+    period = default_period(today())
+    carried.setdefault("from", period.start.isoformat())
+    carried.setdefault("to", period.end.isoformat())
+    return carried
+
+
+def _period_refused(endpoint: str, error: DomainError) -> ResponseReturnValue:
+    """A missing, malformed or too long period: say why and offer the period again (400)."""
+    kept = {k: v for k, v in request.args.items() if k not in {"from", "to"}}
+    return render_template(
+        "payments/export_period.html",
+        message=_refused(error),
+        action=url_for(endpoint),
+        kept=kept,
+        start=(request.args.get("from") or "")[:10],
+        end=(request.args.get("to") or "")[:10],
+    ), 400
+
+
+def _xlsx(file: IO[bytes], name: str) -> ResponseReturnValue:
+    return send_file(file, mimetype=MIME, as_attachment=True, download_name=name, etag=False)
+
+
 # --- payments and receipts --------------------------------------------------------------------
 
 
@@ -147,12 +202,13 @@ def _int_arg(name: str) -> int | None:
 @authenticated
 def payments_page() -> ResponseReturnValue:
     user = current_account()
-    channel_arg = request.args.get("channel", "")
+    staff = user.role is not Role.VENDOR
     wanted = PaymentFilter(
-        vendor_id=_int_arg("vendor") if user.role is not Role.VENDOR else None,
-        channel=Channel(channel_arg) if channel_arg in {c.value for c in Channel} else None,
+        vendor_id=_int_arg("vendor") if staff else None,
+        channel=_channel_arg(),
         paid_from=_date_arg("from"),
         paid_to=_date_arg("to"),
+        market_code=_market_arg() if staff else None,
     )
     query = payments_query(user, wanted)
     page = _page_number()
@@ -176,9 +232,31 @@ def payments_page() -> ResponseReturnValue:
         pages=max(1, -(-total // PAGE_SIZE)),
         wanted=wanted,
         channels=[c.value for c in Channel],
+        markets=_visible_markets(user) if staff else [],
         own_credit=own_credit,
         args={k: v for k, v in request.args.items() if k != "page"},
     )
+
+
+def _visible_markets(user: User) -> list[Market]:
+    query = db.select(Market).order_by(Market.code)
+    if user.role is Role.OFFICER:
+        query = query.where(Market.code.in_(sorted(user.market_codes)))
+    return list(db.session.scalars(query))
+
+
+@bp.route("/pembayaran.xlsx")
+@roles_required(*STAFF)
+def payments_export() -> ResponseReturnValue:
+    """The payments of a period, with the list page's filters, for auditors."""
+    try:
+        period = parse_period(request.args.get("from"), request.args.get("to"))
+    except DomainError as error:
+        return _period_refused("payments.payments_export", error)
+    wanted = PaymentsWanted(
+        period, channel=_channel_arg(), market_code=_market_arg(), vendor_id=_int_arg("vendor")
+    )
+    return _xlsx(payments_xlsx(current_account(), wanted), f"pembayaran-{period.slug}.xlsx")
 
 
 def _share_text(view: ReceiptView) -> str:
@@ -427,8 +505,8 @@ def cash_new_page() -> ResponseReturnValue:
 @roles_required(*STAFF)
 def deposits_page() -> ResponseReturnValue:
     user = current_account()
-    status_arg = request.args.get("status", "")
-    status = DepositStatus(status_arg) if status_arg in {s.value for s in DepositStatus} else None
+    status = _deposit_status_arg()
+    status_arg = status.value if status else ""
     query = deposits_query(user, status=status)
     page = _page_number()
     total = count(query)
@@ -453,6 +531,18 @@ def deposits_page() -> ResponseReturnValue:
         undeposited_idr=sum(d.total_idr for d in days),
         statuses=[s.value for s in DepositStatus],
     )
+
+
+@bp.route("/setoran.xlsx")
+@roles_required(*STAFF)
+def deposits_export() -> ResponseReturnValue:
+    """The deposits of a period (by the slip's day) with finance's check, for auditors."""
+    try:
+        period = parse_period(request.args.get("from"), request.args.get("to"))
+    except DomainError as error:
+        return _period_refused("payments.deposits_export", error)
+    wanted = DepositsWanted(period, status=_deposit_status_arg())
+    return _xlsx(deposits_xlsx(current_account(), wanted), f"setoran-{period.slug}.xlsx")
 
 
 def _deposit_form(user: User, form: forms.DepositForm) -> list[Any]:
