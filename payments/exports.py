@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, Any, Final
 
-import xlsxwriter
 from flask_babel import gettext as _
 from sqlalchemy import Executable, exists, func, select
 from xlsxwriter.format import Format
@@ -46,6 +45,7 @@ from retribusi.errors import Forbidden
 from retribusi.extensions import db
 from retribusi.levy.errors import invalid
 from retribusi.levy.models import Bill
+from retribusi.sheets import new_workbook
 from vendors.models import Market, Vendor
 
 MAX_DAYS: Final = 366  # a fiscal year, leap day included
@@ -154,15 +154,9 @@ class _Book:
     @classmethod
     def open(cls, title: str) -> _Book:
         file = tempfile.TemporaryFile()  # noqa: SIM115  # handed to the response, which closes it
-        book = xlsxwriter.Workbook(
+        book = new_workbook(
             file,
-            {
-                "constant_memory": True,
-                # Text is text: a name like "=1+2" or "http://…" is never a formula or a link.
-                "strings_to_formulas": False,
-                "strings_to_urls": False,
-                "strings_to_numbers": False,
-            },
+            constant_memory=True,
         )
         book.set_properties({"title": title, "author": "e-Retribusi Pasar"})
         formats = {

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any, Final
 
-import xlsxwriter
 from sqlalchemy import and_, func, select
 
 from payments.models import Allocation, Channel, DepositItem, Payment, PaymentReversal
@@ -38,6 +37,7 @@ from retribusi.extensions import db
 from retribusi.levy.models import Bill
 from retribusi.money import format_idr
 from retribusi.pdf import FAMILY, new_document
+from retribusi.sheets import new_workbook
 from vendors.models import Market
 
 #: Age buckets of standing exceptions, in days since the subject's date.
@@ -410,7 +410,7 @@ def report_pdf(report: DailyReport) -> bytes:
 
 def report_xlsx(report: DailyReport) -> bytes:
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    book = new_workbook(buffer, in_memory=True)
     book.set_properties(
         {
             "title": f"Laporan rekonsiliasi {report.day.isoformat()}",

@@ -13,7 +13,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import xlsxwriter
 from sqlalchemy import select
 
 from retribusi.auth.access import require_market
@@ -25,6 +24,7 @@ from retribusi.levy.balances import BillFigures, figures_for
 from retribusi.levy.errors import invalid
 from retribusi.levy.models import OPEN_STATUSES, Bill, BillKind
 from retribusi.levy.rules import AGE_BUCKETS, AgeBucket, RoundingRule, SanctionTerms, age_bucket
+from retribusi.sheets import new_workbook
 from vendors.models import Block, Market, Vendor
 
 LEVELS = ("market", "block", "vendor", "bill")
@@ -310,7 +310,7 @@ def arrears_xlsx(user: User | None, *, as_of: date, market_code: str | None = No
 
 def _workbook(as_of: date, rows: Sequence[ArrearsRow]) -> bytes:
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    book = new_workbook(buffer, in_memory=True)
     sheet = book.add_worksheet("Tunggakan")
     bold = book.add_format({"bold": True})
     money = book.add_format({"num_format": "#,##0"})

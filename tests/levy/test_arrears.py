@@ -116,3 +116,16 @@ def test_xlsx_export_lists_vendors_with_buckets(billed: Any) -> None:
         sum(int(r[total_column] or 0) for r in rows)
         == arrears(None, as_of=TODAY, market_code="KLEWER").total.total.total_idr
     )
+
+
+def test_xlsx_export_writes_a_formula_like_name_as_text(app: Flask) -> None:
+    f.illustrative_tariffs()
+    named = '=HYPERLINK("http://evil.example","klik")'
+    f.holding("KLEWER", vendor_row=f.vendor(named))
+    issue_bills("2026-10", actor="t", issued_on=date(2026, 10, 1))
+    content = arrears_xlsx(None, as_of=TODAY, market_code="KLEWER")
+    sheet = load_workbook(io.BytesIO(content)).active
+    assert sheet is not None
+    cells = [cell for row in sheet.iter_rows(min_row=4) for cell in row]
+    assert named in [cell.value for cell in cells]
+    assert all(cell.data_type != "f" for cell in cells)  # no formula anywhere
