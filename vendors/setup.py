@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask
+from sqlalchemy import select
 
+from retribusi.auth.services import MARKET_CHOICES
+from retribusi.extensions import db
 from vendors.importer import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS
 from vendors.placements import DEFAULT_VACANCY_MONTHS
 
@@ -18,8 +21,16 @@ DEFAULTS = {
 }
 
 
+def market_choices() -> dict[str, str]:
+    """The markets an officer may be scoped to, for the administrator's account pages."""
+    from vendors.models import Market
+
+    rows = db.session.execute(select(Market.code, Market.name).order_by(Market.code))
+    return {str(code): str(name) for code, name in rows.all()}
+
+
 def init_app(app: Flask) -> None:
-    """Register the registry's blueprints, API, CLI commands and demo step."""
+    """Register the registry's blueprints, API, CLI commands, demo step and market choices."""
     from vendors.api import blp as api_blp
     from vendors.cli import vendors_cli
     from vendors.demo import demo_step
@@ -31,3 +42,4 @@ def init_app(app: Flask) -> None:
     app.extensions["retribusi.api"].register_blueprint(api_blp)
     app.cli.add_command(vendors_cli)
     app.extensions["retribusi.demo_steps"].append(demo_step)
+    app.extensions[MARKET_CHOICES] = market_choices
