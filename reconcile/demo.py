@@ -22,6 +22,7 @@ from retribusi import clock
 from retribusi.extensions import db
 from retribusi.levy.billing import open_bills_for_vendor
 from retribusi.levy.models import Bill, BillStatus
+from vendors.models import Vendor
 
 SAMPLES: Final = Path(__file__).resolve().parent.parent / "docs" / "samples"
 DEMO_ACQUIRER: Final = "qris-demo"
@@ -83,7 +84,9 @@ def simulated_day() -> list[dict[str, Any]]:
     vendors = list(
         db.session.scalars(
             select(Bill.vendor_id)
-            .where(Bill.status == BillStatus.ISSUED)
+            .join(Vendor, Vendor.id == Bill.vendor_id)
+            # Not a vendor who signs in (the demo's own): their bills stay to pay on their page.
+            .where(Bill.status == BillStatus.ISSUED, Vendor.user_id.is_(None))
             .group_by(Bill.vendor_id)
             .order_by(Bill.vendor_id)
             .limit(SIM_DAY_VA + SIM_DAY_QRIS)

@@ -111,8 +111,12 @@ def frozen_clock() -> clock.FrozenClock:
 
 
 @pytest.fixture
-def app(app_config: dict[str, Any], frozen_clock: clock.FrozenClock) -> Iterator[Flask]:
+def app(
+    app_config: dict[str, Any], frozen_clock: clock.FrozenClock, tmp_path: Path
+) -> Iterator[Flask]:
     app = create_app(app_config)
+    # The test's own instance folder: the simulators' keys and journals, development keys.
+    app.instance_path = str(tmp_path / "instance")
     app.extensions[clock.EXTENSION_KEY] = frozen_clock
     with app.app_context():
         limiter.reset()

@@ -6,7 +6,6 @@ dropped connection, is recorded once. Screenshots and page weights go to build/t
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -30,12 +29,6 @@ from vendors.models import Vendor
 pytestmark = pytest.mark.browser
 PAGE_BUDGET_BYTES = 60_000
 MONTH_IDR = 157_500
-
-
-@pytest.fixture
-def app(app: Flask, tmp_path: Path) -> Flask:
-    app.instance_path = str(tmp_path / "instance")  # the simulators' keys and journals
-    return app
 
 
 def _payments(app: Flask) -> list[Payment]:

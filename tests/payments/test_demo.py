@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from payments.models import Channel, Deposit, DepositStatus, Payment, PaymentReversal, Receipt
+from reconcile.demo import SIM_DAY_QRIS, SIM_DAY_VA
 from retribusi.extensions import db
 from tests.levy import factories as f
 from vendors.models import Vendor
@@ -31,7 +32,9 @@ def test_the_demo_pays_bills_deposits_cash_and_the_ledger_verifies(
     assert made["counter"] >= 150 and made["cash"] >= 20 and made["deposits"] == 2
     verify = runner.invoke(args=["ledger", "verify", "--json"])
     assert verify.exit_code == 0, verify.output
-    assert json.loads(verify.output)["payments"] == made["counter"] + made["cash"]
+    # The counter, the officer's cash, and the simulated day's VA and QRIS payments.
+    simulated = SIM_DAY_VA + SIM_DAY_QRIS
+    assert json.loads(verify.output)["payments"] == made["counter"] + made["cash"] + simulated
     with app.app_context():
         assert f.count(Receipt) == f.count(Payment)
         assert f.count(PaymentReversal) == 1

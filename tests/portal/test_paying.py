@@ -4,7 +4,6 @@ and in the demo the simulated bank and acquirer paying over the real SNAP endpoi
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -22,12 +21,6 @@ from tests.va.fixtures import TODAY
 from vendors.models import Vendor
 
 MONTH_IDR = 157_500
-
-
-@pytest.fixture
-def app(app: Flask, tmp_path: Path) -> Flask:
-    app.instance_path = str(tmp_path / "instance")  # the simulators' keys, secrets, journals
-    return app
 
 
 @pytest.fixture

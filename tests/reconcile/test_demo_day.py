@@ -3,9 +3,6 @@ MT940 and the acquirer's settlement report, reconciled with every line explained
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
@@ -18,12 +15,6 @@ from retribusi.extensions import db
 from retribusi.levy.billing import issue_bills
 from tests.levy import factories as f
 from tests.reconcile.factories import DAY
-
-
-@pytest.fixture
-def app(app: Flask, tmp_path: Path) -> Flask:
-    app.instance_path = str(tmp_path / "instance")  # the simulators' keys, secrets, journals
-    return app
 
 
 def test_a_simulated_day_reconciles_with_every_line_explained(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
@@ -20,12 +19,6 @@ from retribusi.levy.billing import issue_bills
 from tests.conftest import AuthActions, csrf_token
 from tests.levy import factories as f
 from tests.va.fixtures import TODAY
-
-
-@pytest.fixture
-def app(app: Flask, tmp_path: Path) -> Flask:
-    app.instance_path = str(tmp_path / "instance")  # the simulator's key, secret and journal
-    return app
 
 
 def owing_vendor(app: Flask, user_id: int | None = None) -> tuple[int, str]:
