@@ -62,7 +62,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from payments.models import Channel, Deposit, Payment, PaymentReversal
-from reconcile.bulk import FastWriter, Kind, analyze
+from reconcile.bulk import FastWriter, Kind, analyze, collector_paused
 from reconcile.config import Rules, current_rules
 from reconcile.engine import Candidate, Matcher, Target, Verdict, classify_line
 from reconcile.models import (
@@ -363,6 +363,7 @@ class _State:
         return str(order[1])  # deposits and batches are named when seen
 
 
+@collector_paused()
 def run_reconciliation(
     *,
     actor: str,
@@ -628,7 +629,7 @@ _VA_WINDOW: Final = Table(
 _VA_PAIRS: Final = Table(
     "recon_tmp_va_pairs",
     _SCRATCH,
-    Column("n", BigInteger, primary_key=True),
+    Column("n", BigInteger, nullable=False),
     Column("line_id", BigInteger, nullable=False),
     Column("payment_id", BigInteger, nullable=False),
     prefixes=["TEMPORARY"],
@@ -1095,30 +1096,26 @@ def _write_matches(state: _State) -> None:
 def _summarise_matches(state: _State, result: RunResult) -> set[int]:
     """Count the run's matches per rule (from the database, where all of them are now); returns
     the ids of the files of matched lines."""
-    session = state.session
-    rows = session.execute(
-        select(Match.rule, func.count(), func.sum(Line.amount_idr))
+    rows = state.session.execute(
+        select(Match.rule, Line.file_id, func.count(), func.sum(Line.amount_idr))
         .join(Line, Line.id == Match.line_id)
         .where(Match.run_id == state.run_id)
-        .group_by(Match.rule)
+        .group_by(Match.rule, Line.file_id)
     )
-    by_rule = {rule.value: (int(count), int(amount)) for rule, count, amount in rows}
+    by_rule: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    files: set[int] = set()
+    for rule, file_id, count, amount in rows:
+        entry = by_rule[rule.value]
+        entry[0] += int(count)
+        entry[1] += int(amount)
+        files.add(file_id)
     result.matched = {
         rule: {"count": count, "amount_idr": amount}
         for rule, (count, amount) in sorted(by_rule.items())
     }
     result.matched_count = sum(count for count, _amount in by_rule.values())
     result.matched_idr = sum(amount for _count, amount in by_rule.values())
-    if not by_rule:
-        return set()
-    return set(
-        session.scalars(
-            select(Line.file_id)
-            .join(Match, Match.line_id == Line.id)
-            .where(Match.run_id == state.run_id)
-            .distinct()
-        )
-    )
+    return files
 
 
 # --- exceptions -------------------------------------------------------------------------------
