@@ -630,7 +630,8 @@ _VA_PAIRS: Final = Table(
     "recon_tmp_va_pairs",
     _SCRATCH,
     Column("n", BigInteger, nullable=False),
-    Column("line_id", BigInteger, nullable=False),
+    # Unique (a pair's line has one eligible payment), and what the rule's other edges look up.
+    Column("line_id", BigInteger, primary_key=True),
     Column("payment_id", BigInteger, nullable=False),
     prefixes=["TEMPORARY"],
 )
@@ -686,21 +687,28 @@ def _rule_va(state: _State) -> None:
         [{"paid_on": d, "last_booked": rules.due(d, rules.va_window_days)} for d in days],
     )
 
+    last_booked = select(_VA_WINDOW.c.last_booked).where(_VA_WINDOW.c.paid_on == Payment.paid_on)
+    # PostgreSQL hashes the window into the join; SQLite, offered a third table, would drive
+    # the join from the payments and scan the lines for each: there the window is a lookup.
+    joined = session.get_bind().dialect.name == "postgresql"
+
     def edges(*columns: Any) -> Select[Any]:
-        return (
-            select(*columns)
-            .select_from(Line)
-            .join(Payment, Payment.va_number == Line.va_number)
-            .join(_VA_WINDOW, _VA_WINDOW.c.paid_on == Payment.paid_on)
-            .where(
-                unclaimed_va,
-                Payment.channel == Channel.VA,
-                Payment.paid_on <= Line.booking_date,
-                Payment.paid_on >= _minus_days(session, Line.booking_date, rules.span_days),
-                Line.booking_date <= _VA_WINDOW.c.last_booked,
-                _since(state),
-                _not_reversed(),
+        query = (
+            select(*columns).select_from(Line).join(Payment, Payment.va_number == Line.va_number)
+        )
+        if joined:
+            query = query.join(_VA_WINDOW, _VA_WINDOW.c.paid_on == Payment.paid_on).where(
+                Line.booking_date <= _VA_WINDOW.c.last_booked
             )
+        else:
+            query = query.where(Line.booking_date <= last_booked.scalar_subquery())
+        return query.where(
+            unclaimed_va,
+            Payment.channel == Channel.VA,
+            Payment.paid_on <= Line.booking_date,
+            Payment.paid_on >= _minus_days(session, Line.booking_date, rules.span_days),
+            _since(state),
+            _not_reversed(),
         )
 
     eligible = (
