@@ -31,10 +31,9 @@ import psycopg
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from reconcile.bulk import FastWriter, Kind, analyze
+from reconcile.bulk import FastWriter, Kind, analyze, collector_paused
 from reconcile.config import va_prefixes
 from reconcile.formats import (
-    Direction,
     FileFormat,
     ImportRefused,
     KeyKind,
@@ -52,7 +51,6 @@ from reconcile.formats.common import MAX_FILE_BYTES, sha256_hex
 from reconcile.models import (
     ImportedFile,
     Line,
-    LineDirection,
     RejectedLine,
     SettlementBatch,
     Source,
@@ -186,6 +184,7 @@ def _refuse(reason: RefusalReason, message: str, **extra: Any) -> ValidationFail
     return refused(ImportRefused(reason, message, **extra))
 
 
+@collector_paused()
 def import_file(
     data: bytes,
     fmt: str,
@@ -591,15 +590,13 @@ def _known_identities(session: AnySession, source: Source, parsed: ParsedFile) -
 
 
 def _key_columns(line: StatementLine) -> list[str | None]:
-    found: dict[KeyKind, list[str]] = {}
-    for key in line.keys:
-        found.setdefault(key.kind, []).append(key.value)
+    found: dict[KeyKind, str | None] = {}
+    for kind, value in line.keys:  # distinct keys: a second one of a kind means no column
+        found[kind] = None if kind in found else value
     values: list[str | None] = []
     for kind, limit in _KEY_COLUMNS:
-        got = found.get(kind)
-        values.append(
-            got[0] if got is not None and len(got) == 1 and len(got[0]) <= limit else None
-        )
+        key = found.get(kind)
+        values.append(key if key is not None and len(key) <= limit else None)
     return values
 
 
@@ -618,7 +615,6 @@ def _write_lines(
         widen_cache(session)
     table = Line.__table__
     ids = allocate_ids(session, table, len(lines))  # type: ignore[arg-type]
-    directions = {d.value: LineDirection(d.value) for d in Direction}
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for line_id, line in zip(ids, lines, strict=True):
@@ -631,7 +627,7 @@ def _write_lines(
                 file_id,
                 source,
                 account_id,
-                directions[line.direction.value],
+                line.direction,  # stored as its value, the same as LineDirection's
                 line.booking_date,
                 line.value_date,
                 statement_ids.get(index) if index is not None else None,
@@ -644,7 +640,7 @@ def _write_lines(
                 line.description,
                 line.transaction_time,
                 *_key_columns(line),
-                [[key.kind.value, key.value] for key in line.keys],
+                line.keys,  # JSON [[kind, value], ...]
             )
 
     FastWriter(session, table, LINE_COLUMNS).write(rows())  # type: ignore[arg-type]

@@ -35,25 +35,34 @@ from typing import Any, Final, TypeVar
 
 import psycopg
 from sqlalchemy import (
+    BigInteger,
+    Column,
     ColumnElement,
+    Date,
+    MetaData,
+    Select,
+    String,
+    Table,
     and_,
     bindparam,
     case,
     exists,
     func,
+    insert,
     literal,
     or_,
     select,
     text,
     true,
     tuple_,
+    type_coerce,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from payments.models import Channel, Deposit, Payment, PaymentReversal
-from reconcile.bulk import FastWriter, Kind, analyze
+from reconcile.bulk import FastWriter, Kind, analyze, collector_paused
 from reconcile.config import Rules, current_rules
 from reconcile.engine import Candidate, Matcher, Target, Verdict, classify_line
 from reconcile.models import (
@@ -311,31 +320,28 @@ class _State:
     session: AnySession
     rules: Rules
     as_of: date
+    run_id: int
     matcher: Matcher
     line_order: dict[int, tuple[date, str]] = field(default_factory=dict)
     line_sources: dict[int, tuple[Any, str]] = field(default_factory=dict)
-    line_amounts: dict[int, int] = field(default_factory=dict)
     target_order: dict[Target, dict[int, Any]] = field(default_factory=lambda: defaultdict(dict))
-    names_cache: dict[str, str] = field(default_factory=dict)
     line_names: Names[int] = field(init=False)
     target_names: Names[tuple[Target, int]] = field(init=False)
+    # How many of the matcher's matches are written already.
+    written: int = 0
 
     def __post_init__(self) -> None:
-        # Natural keys are spelt out only when needed (the hash, an exception's detail): a run
-        # sees every unmatched line, most of which need no name.
+        # Natural keys are spelt out only when needed (an exception's detail): a run sees every
+        # unmatched line, most of which need no name.
         self.line_names = Names(self._line_name)
         self.target_names = Names(self._target_name)
 
-    def intern(self, value: str) -> str:
-        return self.names_cache.setdefault(value, value)
-
     def see_line(
-        self, line_id: int, source: Any, account: str, identity: str, booked: date, amount: int
+        self, line_id: int, source: Any, account: str, identity: str, booked: date
     ) -> None:
         if line_id not in self.line_order:
             self.line_order[line_id] = (booked, identity)
             self.line_sources[line_id] = (source, account)
-            self.line_amounts[line_id] = amount
 
     def see_payment(
         self, payment_id: int, channel: Any, sender: str, ref: str, paid_at: datetime
@@ -357,6 +363,7 @@ class _State:
         return str(order[1])  # deposits and batches are named when seen
 
 
+@collector_paused()
 def run_reconciliation(
     *,
     actor: str,
@@ -381,21 +388,21 @@ def run_reconciliation(
             lock(session)
             run_id = allocate_ids(session, Run.__table__, 1)[0]  # type: ignore[arg-type]
             result.max_file_id = int(session.scalar(select(func.max(ImportedFile.id))) or 0)
-            state = _State(session, rules, day, Matcher(released=_released(session)))
+            state = _State(session, rules, day, run_id, Matcher(released=_released(session)))
             tick("load")
-            _rule_created(state)
-            tick(Rule.CREATED.value)
-            _rule_va(state)
-            tick(Rule.VA.value)
-            _rule_reference(state)
-            tick(Rule.REFERENCE.value)
-            _rule_qris_bill(state)
-            tick(Rule.QRIS_BILL.value)
-            _rule_batch(state)
-            tick(Rule.BATCH.value)
-            _rule_deposit(state)
-            tick(Rule.DEPOSIT.value)
-            matched_files = _write_matches(state, run_id, result)
+            for rule, apply_rule in (
+                (Rule.CREATED, _rule_created),
+                (Rule.VA, _rule_va),
+                (Rule.REFERENCE, _rule_reference),
+                (Rule.QRIS_BILL, _rule_qris_bill),
+                (Rule.BATCH, _rule_batch),
+                (Rule.DEPOSIT, _rule_deposit),
+            ):
+                apply_rule(state)
+                # Claimed before the next rule reads: it sees them as the database holds them.
+                _write_matches(state)
+                tick(rule.value)
+            matched_files = _summarise_matches(state, result)
             tick("write")
             computed, leftover_files = _exceptions(state)
             tick("exceptions")
@@ -504,7 +511,7 @@ def _payment_candidates(
         payment_amount,
         holder,
     ) in rows:
-        state.see_line(line_id, source, account, identity, booked, amount)
+        state.see_line(line_id, source, account, identity, booked)
         state.see_payment(payment_id, channel, sender, ref, paid_at)
         found.append(
             Candidate(
@@ -597,7 +604,7 @@ def _rule_created(state: _State) -> None:
             )
         )
         for line_id, source, account, identity, booked, amount in rows:
-            state.see_line(line_id, source, account, identity, booked, amount)
+            state.see_line(line_id, source, account, identity, booked)
             for payment_id, payment_amount in wanted[(source.value, account, identity)]:
                 candidates.append(
                     Candidate(
@@ -607,37 +614,173 @@ def _rule_created(state: _State) -> None:
     _apply(state, Rule.CREATED, Target.PAYMENT, candidates)
 
 
+#: Scratch tables of one run (temporary: each connection has its own, dropped after use).
+_SCRATCH: Final = MetaData()
+#: The VA window as rows: a payment made on ``paid_on`` may be booked until ``last_booked``
+#: (business days and holidays come from the rules, so SQL needs no calendar).
+_VA_WINDOW: Final = Table(
+    "recon_tmp_va_window",
+    _SCRATCH,
+    Column("paid_on", Date, primary_key=True),
+    Column("last_booked", Date, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+#: The VA rule's one-to-one pairs, numbered, decided before anything of the rule is written.
+_VA_PAIRS: Final = Table(
+    "recon_tmp_va_pairs",
+    _SCRATCH,
+    Column("n", BigInteger, nullable=False),
+    # Unique (a pair's line has one eligible payment), and what the rule's other edges look up.
+    Column("line_id", BigInteger, primary_key=True),
+    Column("payment_id", BigInteger, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _scratch(session: AnySession, table: Table) -> None:
+    """A fresh, empty scratch table for this transaction."""
+    _drop_scratch(session, table)
+    table.create(session.connection())
+
+
+def _drop_scratch(session: AnySession, table: Table) -> None:
+    session.execute(text(f"DROP TABLE IF EXISTS {table.name}"))  # our own table name
+
+
+def _released_pair(line_id: Any, payment_id: Any) -> ColumnElement[bool]:
+    """The pair was unmatched by a person (never matched automatically again)."""
+    released = aliased(Match)
+    return exists().where(
+        released.line_id == line_id,
+        released.payment_id == payment_id,
+        exists().where(Event.match_id == released.id, Event.action == EventAction.UNMATCH),
+    )
+
+
 def _rule_va(state: _State) -> None:
+    """VA credits, set-based: the pairs unique on both sides (a line with exactly one eligible
+    payment that has exactly one eligible line, nearly every line) are found and written by
+    SQL; only the other edges of the rule come to the engine, which decides them as before.
+
+    A pair unique on both sides is its own group, so taking it out first leaves every other
+    group as it was. The other lines' edges are read before the pairs are claimed, so they see
+    the claims as they were before the rule (as the engine does within one rule).
+    """
     session, rules = state.session, state.rules
-    holder = aliased(Claim)
-    rows = session.connection().execute(
-        select(*_line_columns(), *_payment_columns(Payment, holder))
-        .select_from(Line)
-        .join(Payment, Payment.va_number == Line.va_number)
-        .outerjoin(holder, holder.payment_id == Payment.id)
-        .where(
-            Line.source == Source.BANK,
-            Line.direction == LineDirection.CREDIT,
-            Line.va_number.is_not(None),
-            _line_unclaimed(),
+    unclaimed_va = and_(
+        Line.source == Source.BANK,
+        Line.direction == LineDirection.CREDIT,
+        Line.va_number.is_not(None),
+        _line_unclaimed(),
+    )
+    low, high = session.execute(
+        select(func.min(Line.booking_date), func.max(Line.booking_date)).where(unclaimed_va)
+    ).one()
+    if low is None:
+        return
+    _scratch(session, _VA_WINDOW)
+    days = (
+        date.fromordinal(d) for d in range(low.toordinal() - rules.span_days, high.toordinal() + 1)
+    )
+    session.execute(
+        insert(_VA_WINDOW),
+        [{"paid_on": d, "last_booked": rules.due(d, rules.va_window_days)} for d in days],
+    )
+
+    last_booked = select(_VA_WINDOW.c.last_booked).where(_VA_WINDOW.c.paid_on == Payment.paid_on)
+    # PostgreSQL hashes the window into the join; SQLite, offered a third table, would drive
+    # the join from the payments and scan the lines for each: there the window is a lookup.
+    joined = session.get_bind().dialect.name == "postgresql"
+
+    def edges(*columns: Any) -> Select[Any]:
+        query = (
+            select(*columns).select_from(Line).join(Payment, Payment.va_number == Line.va_number)
+        )
+        if joined:
+            query = query.join(_VA_WINDOW, _VA_WINDOW.c.paid_on == Payment.paid_on).where(
+                Line.booking_date <= _VA_WINDOW.c.last_booked
+            )
+        else:
+            query = query.where(Line.booking_date <= last_booked.scalar_subquery())
+        return query.where(
+            unclaimed_va,
             Payment.channel == Channel.VA,
             Payment.paid_on <= Line.booking_date,
             Payment.paid_on >= _minus_days(session, Line.booking_date, rules.span_days),
             _since(state),
             _not_reversed(),
         )
+
+    eligible = (
+        edges(Line.id.label("line_id"), Payment.id.label("payment_id"))
+        .where(
+            Line.amount_idr == Payment.amount_idr,
+            ~exists().where(Claim.payment_id == Payment.id),
+            ~_released_pair(Line.id, Payment.id),
+        )
+        .cte("eligible")
     )
-    window = rules.va_window_days
-    due: dict[date, date] = {}  # a day's payments share one due date: computed once each
+    # Degrees by window functions: sorts, whatever the planner estimates (a join of the edges
+    # with their grouped selves can become a nested loop over both).
+    degrees = select(
+        eligible.c.line_id,
+        eligible.c.payment_id,
+        func.count().over(partition_by=eligible.c.line_id).label("lines"),
+        func.count().over(partition_by=eligible.c.payment_id).label("payments"),
+    ).subquery("degrees")
+    _scratch(session, _VA_PAIRS)
+    session.execute(
+        insert(_VA_PAIRS).from_select(
+            ["n", "line_id", "payment_id"],
+            select(
+                func.row_number().over(order_by=degrees.c.line_id),
+                degrees.c.line_id,
+                degrees.c.payment_id,
+            ).where(degrees.c.lines == 1, degrees.c.payments == 1),
+        )
+    )
+    count = int(session.scalar(select(func.count()).select_from(_VA_PAIRS)) or 0)
+    holder = aliased(Claim)
+    rest = session.connection().execute(
+        edges(*_line_columns(), *_payment_columns(Payment, holder))
+        .outerjoin(holder, holder.payment_id == Payment.id)
+        .where(~exists().where(_VA_PAIRS.c.line_id == Line.id))
+    )
+    _apply(state, Rule.VA, Target.PAYMENT, _payment_candidates(state, rest.all(), None))
+    if count:
+        _write_pairs(state, count)
+    _drop_scratch(session, _VA_PAIRS)
+    _drop_scratch(session, _VA_WINDOW)
 
-    def in_window(paid: date, booked: date) -> bool:
-        last = due.get(paid)
-        if last is None:
-            last = due[paid] = rules.due(paid, window)
-        return paid <= booked <= last
 
-    candidates = _payment_candidates(state, rows.all(), in_window)
-    _apply(state, Rule.VA, Target.PAYMENT, candidates)
+def _write_pairs(state: _State, count: int) -> None:
+    """The VA rule's one-to-one pairs as matches and claims, database to database."""
+    session = state.session
+    base = allocate_ids(session, Match.__table__, count)[0] - 1  # type: ignore[arg-type]
+    number = _VA_PAIRS.c.n + base
+    session.execute(
+        insert(Match).from_select(
+            ["id", "line_id", "payment_id", "rule", "difference_idr", "run_id", "created_at"],
+            select(
+                number,
+                _VA_PAIRS.c.line_id,
+                _VA_PAIRS.c.payment_id,
+                literal(Rule.VA, Match.rule.type),
+                literal(0),
+                literal(state.run_id),
+                literal(clock.now(), Match.created_at.type),
+            ),
+        )
+    )
+    session.execute(
+        insert(Claim).from_select(
+            ["match_id", "line_id", "payment_id"],
+            select(number, _VA_PAIRS.c.line_id, _VA_PAIRS.c.payment_id),
+        )
+    )
+    if count >= ANALYZE_AFTER_MATCHES:
+        # The rules and exception queries that follow anti-join the claims just written.
+        analyze(session, "recon_claims", count)
 
 
 def _rule_reference(state: _State) -> None:
@@ -822,7 +965,7 @@ def _rule_batch(state: _State) -> None:
         net,
         claimed_by,
     ) in rows:
-        state.see_line(line_id, source, account, identity, booked, amount)
+        state.see_line(line_id, source, account, identity, booked)
         name = batch_key(acquirer, ref)
         order[batch_id] = (settled, name)
         state.target_names[(Target.BATCH, batch_id)] = name
@@ -892,7 +1035,7 @@ def _rule_deposit(state: _State) -> None:
     candidates: list[Candidate] = []
     for line_row in lines:
         line_id, source, account, identity, booked, amount, description, ref, cref = line_row
-        state.see_line(line_id, source, account, identity, booked, amount)
+        state.see_line(line_id, source, account, identity, booked)
         texts = " ".join(t for t in (description, ref, cref) if t).upper()
         tokens = set(_TOKEN_RE.findall(texts))
         for token in sorted(tokens):
@@ -920,23 +1063,13 @@ def _rule_deposit(state: _State) -> None:
 # --- writing matches --------------------------------------------------------------------------
 
 
-def _write_matches(state: _State, run_id: int, result: RunResult) -> set[int]:
-    """Insert the run's matches and claims; returns the ids of the files of matched lines."""
-    matches = state.matcher.matches
-    session = state.session
-    by_rule: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for line_id, _kind, _target, rule in matches:
-        entry = by_rule[rule.value]
-        entry[0] += 1
-        entry[1] += state.line_amounts[line_id]
-    result.matched = {
-        rule: {"count": count, "amount_idr": amount}
-        for rule, (count, amount) in sorted(by_rule.items())
-    }
-    result.matched_count = len(matches)
-    result.matched_idr = sum(amount for _count, amount in by_rule.values())
+def _write_matches(state: _State) -> None:
+    """Insert the matches and claims the engine decided since the last write."""
+    matches = state.matcher.matches[state.written :]
+    state.written += len(matches)
     if not matches:
-        return set()
+        return
+    session = state.session
     now = clock.now()
     ids = allocate_ids(session, Match.__table__, len(matches))  # type: ignore[arg-type]
     ordered = list(zip(ids, matches, strict=True))
@@ -949,7 +1082,7 @@ def _write_matches(state: _State, run_id: int, result: RunResult) -> set[int]:
             target if kind is Target.BATCH else None,
             rule,
             0,
-            run_id,
+            state.run_id,
             now,
         )
         for match_id, (line_id, kind, target, rule) in ordered
@@ -965,16 +1098,32 @@ def _write_matches(state: _State, run_id: int, result: RunResult) -> set[int]:
         for match_id, (line_id, kind, target, _rule) in ordered
     )
     if len(matches) >= ANALYZE_AFTER_MATCHES:
-        # The exception queries that follow anti-join the claims just written.
         analyze(session, "recon_claims", len(matches))
-    return set(
-        session.scalars(
-            select(Line.file_id)
-            .join(Match, Match.line_id == Line.id)
-            .where(Match.run_id == run_id)
-            .distinct()
-        )
+
+
+def _summarise_matches(state: _State, result: RunResult) -> set[int]:
+    """Count the run's matches per rule (from the database, where all of them are now); returns
+    the ids of the files of matched lines."""
+    rows = state.session.execute(
+        select(Match.rule, Line.file_id, func.count(), func.sum(Line.amount_idr))
+        .join(Line, Line.id == Match.line_id)
+        .where(Match.run_id == state.run_id)
+        .group_by(Match.rule, Line.file_id)
     )
+    by_rule: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    files: set[int] = set()
+    for rule, file_id, count, amount in rows:
+        entry = by_rule[rule.value]
+        entry[0] += int(count)
+        entry[1] += int(amount)
+        files.add(file_id)
+    result.matched = {
+        rule: {"count": count, "amount_idr": amount}
+        for rule, (count, amount) in sorted(by_rule.items())
+    }
+    result.matched_count = sum(count for count, _amount in by_rule.values())
+    result.matched_idr = sum(amount for _count, amount in by_rule.values())
+    return files
 
 
 # --- exceptions -------------------------------------------------------------------------------
@@ -1062,7 +1211,7 @@ def _see_holders(state: _State, leftover: Sequence[int]) -> None:
         for row in state.session.connection().execute(
             select(*_line_columns()).where(Line.id.in_(list(chunk)))
         ):
-            state.see_line(*row)
+            state.see_line(*row[:5])
 
 
 def _suggested(state: _State, kind: Target, target: int) -> dict[str, Any]:
@@ -1524,20 +1673,74 @@ def result_text(
         yield "".join(batch).encode("utf-8")
 
 
+def _escaped(value: Any) -> ColumnElement[str]:
+    """SQL for ``value.translate(_ESCAPE)`` (the backslash first, as the translation has it)."""
+    for char, escape in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        value = func.replace(value, literal(char), literal(escape))
+    return value  # type: ignore[no-any-return]
+
+
+def _stored_text(column: Any) -> ColumnElement[str]:
+    """An enum column's stored text, not converted to its member."""
+    return type_coerce(column, String)
+
+
+def _run_matches(state: _State) -> list[tuple[str, str, str]]:
+    """(line key, target key, rule) of every match the run made: the keys are spelt out by the
+    database (the same text as :func:`line_key` and its siblings), the run holds no names."""
+    officer = aliased(User)
+    line = (
+        literal("line:")
+        + _stored_text(Line.source)
+        + ":"
+        + _escaped(Line.account_id)
+        + ":"
+        + _escaped(Line.identity)
+    )
+    target = case(
+        (
+            Match.payment_id.is_not(None),
+            literal("payment:")
+            + _stored_text(Payment.channel)
+            + ":"
+            + _escaped(Payment.sender)
+            + ":"
+            + _escaped(Payment.external_ref),
+        ),
+        (
+            Match.deposit_id.is_not(None),
+            literal("deposit:")
+            + _escaped(func.coalesce(officer.username, ""))
+            + ":"
+            + _escaped(Deposit.slip_ref),
+        ),
+        else_=literal("batch:")
+        + _escaped(SettlementBatch.acquirer_id)
+        + ":"
+        + _escaped(SettlementBatch.batch_ref),
+    )
+    rows = state.session.connection().execute(
+        select(line, target, _stored_text(Match.rule))
+        .select_from(Match)
+        .join(Line, Line.id == Match.line_id)
+        .outerjoin(Payment, Payment.id == Match.payment_id)
+        .outerjoin(Deposit, Deposit.id == Match.deposit_id)
+        .outerjoin(officer, officer.id == Deposit.officer_id)
+        .outerjoin(SettlementBatch, SettlementBatch.id == Match.batch_id)
+        .where(Match.run_id == state.run_id)
+    )
+    return [(line, target, rule) for line, target, rule in rows]
+
+
 def _result_hash(
     state: _State, result: RunResult, live: Sequence[tuple[str, str, str, int]]
 ) -> str:
-    names = state.target_names
-    matches = [
-        (state.line_names[line], names[(kind, target)], rule.value)
-        for line, kind, target, rule in state.matcher.matches
-    ]
     digest = hashlib.sha256()
     for chunk in result_text(
         as_of=state.as_of,
         rules_version=result.rules_version,
         input_files=result.input_files,
-        matches=matches,
+        matches=_run_matches(state),
         exceptions=live,
     ):
         digest.update(chunk)

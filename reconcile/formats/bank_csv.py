@@ -27,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 
 from reconcile.formats.common import (
     BookedAmount,
@@ -799,8 +799,11 @@ def parse_bank_statement(
     statement_period = _resolve_period(period, preamble, profile)
     records, footer = _group(rows[layout.header_index + 1 :], layout, profile)
     sink = LineSink(key_rules or KeyRules())
+    plain = _PlainRows(layout, profile, statement_period, limits) if not is_xlsx else None
     booked = [
-        _read_record(record, layout, profile, statement_period, sink, limits) for record in records
+        (plain and plain.read(record, sink))
+        or _read_record(record, layout, profile, statement_period, sink, limits)
+        for record in records
     ]
     statements = _footer_statement(
         footer, [b for b in booked if b is not None], profile, statement_period
@@ -1072,6 +1075,107 @@ def _read_record(
     else:
         sink.accept(result)
     return BookedAmount(row.row_no, amount.signed)
+
+
+class _PlainRows:
+    """The common record read quickly: text cells, no continuation, formula, extra cell or
+    pending marker, readable dates and a whole-rupiah amount within bounds. Dates and amounts
+    repeat (a day's file has a few dates and a few hundred amounts), so each distinct text is
+    read once by the general functions. :meth:`read` answers ``None`` for anything else, and
+    the general path (:func:`_read_record`) then reads the record, with the same result."""
+
+    __slots__ = ("amount_at", "amounts", "dates", "layout", "limit", "period", "profile", "text_at")
+
+    def __init__(
+        self, layout: _Layout, profile: BankProfile, period: _Period | None, limits: Limits
+    ) -> None:
+        self.layout, self.profile, self.period = layout, profile, period
+        self.limit = limits.max_field_chars
+        index_of = layout.index_of
+        #: Columns the amount is read from, in the order of _read_amount's cells.
+        self.amount_at = tuple(
+            (name, index_of[name])
+            for name in ("amount", "debit", "credit", "direction")
+            if name in index_of
+        )
+        #: booking date, value date, reference, customer reference (None: no column).
+        self.text_at = tuple(
+            index_of.get(name)
+            for name in ("booking_date", "value_date", "reference", "customer_reference")
+        )
+        self.dates: dict[str, date | None] = {}
+        self.amounts: dict[tuple[str, ...], tuple[Decimal, int, Direction] | None] = {}
+
+    def _date(self, text: str) -> date | None:
+        if not text:
+            return None
+        found = self.dates.get(text)
+        if found is None and text not in self.dates:
+            parsed = _parse_date(text, self.profile.date_format, self.period)
+            found = self.dates[text] = parsed if isinstance(parsed, date) else None
+        return found
+
+    def _amount(self, texts: tuple[str, ...]) -> tuple[Decimal, int, Direction] | None:
+        if texts in self.amounts:
+            return self.amounts[texts]
+        cells: dict[str, Cell] = {
+            name: t for (name, _i), t in zip(self.amount_at, texts, strict=True)
+        }
+        signed = _read_amount(cells, self.profile).signed
+        found = None
+        if signed is not None:
+            amount_idr, _problem = line_amount_idr(abs(signed))
+            if amount_idr is not None:
+                direction = Direction.CREDIT if signed >= 0 else Direction.DEBIT
+                found = (signed, amount_idr, direction)
+        self.amounts[texts] = found
+        return found
+
+    def read(self, record: _Record, sink: LineSink) -> BookedAmount | None:
+        row, profile = record.row, self.profile
+        cells = cast(list[str], row.cells)  # CSV cells: every one is text
+        if (
+            record.orphan
+            or record.continuations
+            or row.formula
+            or len(cells) > self.layout.width
+            or profile.pending_field
+        ):
+            return None
+        amount = self._amount(tuple([_stripped(cells, i) for _name, i in self.amount_at]))
+        booking_at, value_at, reference_at, customer_at = self.text_at
+        booking = self._date(_stripped(cells, booking_at))
+        value_text = _stripped(cells, value_at)
+        value = self._date(value_text) if value_text else booking
+        description = _description(row, self.layout)
+        reference = _stripped(cells, reference_at)
+        customer = _stripped(cells, customer_at)
+        if (
+            amount is None
+            or booking is None
+            or value is None
+            or max(len(description), len(reference), len(customer)) > self.limit
+        ):
+            return None
+        signed, amount_idr, direction = amount
+        sink.accept(
+            LineDraft(
+                line_no=row.row_no,
+                booking_date=booking,
+                value_date=value,
+                amount_idr=amount_idr,
+                direction=direction,
+                description=description,
+                bank_reference=reference or None,
+                customer_reference=customer or None,
+                statement_index=0 if profile.opening_balance_label else None,
+            )
+        )
+        return BookedAmount(row.row_no, signed)
+
+
+def _stripped(cells: list[str], index: int | None) -> str:
+    return cells[index].strip() if index is not None and index < len(cells) else ""
 
 
 def _line(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -495,48 +494,56 @@ class LineDraft:
     column_keys: tuple[ExtractedKey, ...] = ()
 
 
-def _identity_basis(account_id: str, draft: LineDraft) -> tuple[str, list[str]]:
-    if draft.bank_reference:
-        # The bank's reference identifies the line; account, booking date, direction and amount
-        # are hashed with it because banks reuse a reference for a transfer and its fee line,
-        # and some reuse references across days. Wrongly merging two lines loses money
-        # silently; wrongly keeping two apart only shows up as a duplicate exception.
-        return "ref", [
-            account_id,
-            draft.bank_reference.strip(),
-            draft.booking_date.isoformat(),
-            draft.direction.value,
-            str(draft.amount_idr),
-        ]
-    return "content", [
-        account_id,
-        draft.booking_date.isoformat(),
-        draft.value_date.isoformat(),
-        draft.direction.value,
-        str(draft.amount_idr),
-        normalise_text(draft.customer_reference or ""),
-        normalise_text(draft.description),
-    ]
+def _field(text: str) -> str:
+    """One length-prefixed field of an identity's basis: unambiguous whatever it holds."""
+    return f"{len(text)}:{text};"
 
 
 def line_identities(account_id: str, drafts: Sequence[LineDraft]) -> list[str]:
     """Stable identities ``<kind>:<sha256 hex>#<occurrence>`` for lines in file order.
 
-    Kind ``ref`` hashes the bank reference (plus account, booking date, direction and amount);
-    kind ``content`` hashes the normalised content. The occurrence counter numbers lines with
-    the same basis in file order, so two genuinely identical lines stay distinct while an
-    overlapping file, which repeats the same lines in the same order, gets the same identities.
+    Kind ``ref`` hashes the bank reference (plus account, booking date, direction and amount):
+    the bank's reference identifies the line; account, booking date, direction and amount are
+    hashed with it because banks reuse a reference for a transfer and its fee line, and some
+    reuse references across days. Wrongly merging two lines loses money silently; wrongly
+    keeping two apart only shows up as a duplicate exception. Kind ``content`` hashes the
+    normalised content (account, booking and value dates, direction, amount, customer reference
+    and description). The hashed text is the kind and the fields in that order, each written
+    ``<length>:<text>;``. The occurrence counter numbers lines with the same basis in file order,
+    so two genuinely identical lines stay distinct while an overlapping file, which repeats the
+    same lines in the same order, gets the same identities.
     """
-    seen: Counter[str] = Counter()
+    seen: dict[str, int] = {}
     identities: list[str] = []
     sha256 = hashlib.sha256
+    account = _field(account_id)
+    directions = {direction: _field(direction.value) for direction in Direction}
+    days: dict[date, str] = {}  # a file has a few dates
     for draft in drafts:
-        kind, parts = _identity_basis(account_id, draft)
-        # Length-prefixed fields: unambiguous whatever characters the fields hold.
-        encoded = f"{len(kind)}:{kind};" + "".join([f"{len(part)}:{part};" for part in parts])
+        booked = days.get(draft.booking_date)
+        if booked is None:
+            booked = days[draft.booking_date] = _field(draft.booking_date.isoformat())
+        amount = _field(str(draft.amount_idr))
+        if draft.bank_reference:
+            kind = "ref"
+            encoded = (
+                f"3:ref;{account}{_field(draft.bank_reference.strip())}{booked}"
+                f"{directions[draft.direction]}{amount}"
+            )
+        else:
+            kind = "content"
+            valued = days.get(draft.value_date)
+            if valued is None:
+                valued = days[draft.value_date] = _field(draft.value_date.isoformat())
+            encoded = (
+                f"7:content;{account}{booked}{valued}{directions[draft.direction]}{amount}"
+                f"{_field(normalise_text(draft.customer_reference or ''))}"
+                f"{_field(normalise_text(draft.description))}"
+            )
         basis = f"{kind}:{sha256(encoded.encode('utf-8')).hexdigest()}"
-        identities.append(f"{basis}#{seen[basis]}")
-        seen[basis] += 1
+        occurrence = seen.get(basis, 0)
+        seen[basis] = occurrence + 1
+        identities.append(f"{basis}#{occurrence}")
     return identities
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 import pytest
@@ -86,6 +87,18 @@ class TestIdentities:
         (a,) = line_identities("ACC", [draft(description="trf  va 8881001")])
         (b,) = line_identities("ACC", [draft(description="TRF VA 8881001 ")])
         assert a == b and a.startswith("content:")
+
+    def test_identities_hash_the_documented_basis(self) -> None:
+        # Stored lines keep these identities: the basis must never change.
+        ref, content = line_identities(
+            "ACC", [draft(ref=" FT1 "), draft(description="trf  va ﬁ 8881001")]
+        )
+        ref_basis = "3:ref;3:ACC;3:FT1;10:2026-12-01;6:credit;4:5000;"
+        content_basis = (
+            "7:content;3:ACC;10:2026-12-01;10:2026-12-01;6:credit;4:5000;0:;17:TRF VA FI 8881001;"
+        )
+        assert ref == f"ref:{hashlib.sha256(ref_basis.encode()).hexdigest()}#0"
+        assert content == f"content:{hashlib.sha256(content_basis.encode()).hexdigest()}#0"
 
     def test_account_amount_and_date_separate_identities(self) -> None:
         base = line_identities("ACC", [draft(ref="FT1")])
