@@ -39,7 +39,7 @@ from payments.models import (
 from retribusi import clock
 from retribusi.audit import record_event
 from retribusi.auth.models import Role, User
-from retribusi.db import transaction
+from retribusi.db import MAX_ID, transaction
 from retribusi.errors import Forbidden
 from retribusi.extensions import db
 from retribusi.levy.errors import conflict, invalid, not_found
@@ -54,7 +54,6 @@ DEFAULTS: Final[dict[str, Any]] = {
     "DEPOSIT_BACKDATE_MAX_DAYS": 31,
 }
 MAX_SLIP_CHARS: Final = 60
-MAX_ID: Final = 2**53  # larger ids exist nowhere (and overflow SQLite's integers)
 MAX_NOTE_CHARS: Final = 300
 
 

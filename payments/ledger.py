@@ -41,7 +41,7 @@ from payments.models import (
 from payments.receipts import issue_receipt
 from retribusi import clock
 from retribusi.audit import record_event
-from retribusi.db import AnySession, transaction
+from retribusi.db import MAX_ID, AnySession, transaction
 from retribusi.extensions import db
 from retribusi.levy.balances import Account, PaidPortion
 from retribusi.levy.billing import (
@@ -68,7 +68,6 @@ DEFAULTS: dict[str, Any] = {
 MAX_REF_CHARS = 128
 MAX_SENDER_CHARS = 60
 MAX_TARGETS = 24  # a dynamic code names at most two years of monthly bills
-MAX_ID = 2**53
 
 
 @dataclass(frozen=True)

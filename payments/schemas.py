@@ -7,9 +7,9 @@ from marshmallow import Schema, fields, validate
 from payments.deposits import MAX_NOTE_CHARS, MAX_SLIP_CHARS, Selection
 from payments.models import Channel, DepositStatus
 from payments.signing import MAX_TOKEN_CHARS
+from retribusi.db import MAX_ID
 from retribusi.money import MAX_AMOUNT_IDR
 
-MAX_ID = 2**53  # JSON numbers above this lose precision in JavaScript
 MAX_PAGE_SIZE = 200
 MAX_BILLS = 24
 MAX_DEPOSIT_ITEMS = 2000

@@ -19,6 +19,7 @@ from reconcile.runs import STEPS, run_reconciliation
 from reconcile.verify import verify_reconciliation
 from retribusi import clock
 from retribusi.cli import emit, fail
+from retribusi.db import MAX_ID
 from retribusi.errors import DomainError
 from retribusi.extensions import db
 
@@ -195,7 +196,7 @@ def report_command(day: Any, pdf_path: Path | None, xlsx_path: Path | None, as_j
     "--action", required=True, type=click.Choice(["ignore", "accept", "reopen", "assign"])
 )
 @click.option("--reason", default="", help="Why (10-300 characters; optional for assign).")
-@click.option("--assignee", type=click.IntRange(1, 2**53), help="User id (assign).")
+@click.option("--assignee", type=click.IntRange(1, MAX_ID), help="User id (assign).")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def resolve_command(

@@ -70,7 +70,7 @@ def simulated_day() -> list[dict[str, Any]]:
     """Today, simulated (once): VA and QRIS payments through the simulators, the day's MT940 and
     settlement report imported. Nothing without the simulators (production) or without bills."""
     from payments.qris.services import dynamic_code_for
-    from payments.sim.demo import credit_settlements, demo_bank, pay_via_simulated_bank
+    from payments.sim.demo import demo_bank, pay_via_simulated_bank
     from payments.sim.demo import sim_enabled as bank_enabled
     from payments.sim.qris import DEMO_ACQUIRER as SIM_ACQUIRER
     from payments.sim.qris import demo_acquirer, settlement_batches, settlement_csv
@@ -108,10 +108,12 @@ def simulated_day() -> list[dict[str, Any]]:
         business_date=today,
         acquirer_code=str(SIM_ACQUIRER["code"]),
     )
-    credit_settlements(batches, now=True)
+    bank = demo_bank()  # the journal as the payments left it
+    for batch in batches:  # the acquirer pays each batch in at once
+        bank.credit_transfer(batch.batch_id, batch.net_idr, batch.transfer_details)
     files = (
         (f"sim-settlement-{today}.csv", settlement_csv(batches), "qris_settlement"),
-        (f"sim-statement-{today}.mt940", demo_bank().statement(today).encode(), "mt940"),
+        (f"sim-statement-{today}.mt940", bank.statement(today).encode(), "mt940"),
     )
     imported = []
     for name, data, fmt in files:

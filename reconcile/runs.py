@@ -1253,19 +1253,32 @@ def _missing_payments(state: _State) -> list[ComputedException]:
     for payment_id, channel, sender, ref, amount, paid_on, market_id in rows:
         name = payment_key(channel.value, sender, ref)
         found.append(
-            ComputedException(
-                id=exception_id(name),
-                type=ExceptionType.MISSING_BANK_LINE,
-                subject=SubjectKind.PAYMENT,
-                subject_id=payment_id,
-                amount_idr=amount,
-                difference_idr=-amount,
-                subject_date=paid_on,
-                market_id=market_id,
-                detail={"payment": name, **_suggested(state, Target.PAYMENT, payment_id)},
-            )
+            _no_bank_line(state, Target.PAYMENT, name, payment_id, amount, paid_on, market_id)
         )
     return found
+
+
+def _no_bank_line(
+    state: _State,
+    target: Target,
+    name: str,
+    subject_id: int,
+    amount_idr: int,
+    day: date,
+    market_id: int | None = None,
+) -> ComputedException:
+    """A payment, deposit or batch past its grace period that no bank line claims."""
+    return ComputedException(
+        id=exception_id(name),
+        type=ExceptionType.MISSING_BANK_LINE,
+        subject=SubjectKind(target.value),
+        subject_id=subject_id,
+        amount_idr=amount_idr,
+        difference_idr=-amount_idr,
+        subject_date=day,
+        market_id=market_id,
+        detail={target.value: name, **_suggested(state, target, subject_id)},
+    )
 
 
 def _missing_deposits(state: _State) -> list[ComputedException]:
@@ -1283,19 +1296,7 @@ def _missing_deposits(state: _State) -> list[ComputedException]:
     found = []
     for deposit_id, slip, amount, deposited_on, officer in session.execute(query):
         name = deposit_key(officer or "", slip)
-        found.append(
-            ComputedException(
-                id=exception_id(name),
-                type=ExceptionType.MISSING_BANK_LINE,
-                subject=SubjectKind.DEPOSIT,
-                subject_id=deposit_id,
-                amount_idr=amount,
-                difference_idr=-amount,
-                subject_date=deposited_on,
-                market_id=None,
-                detail={"deposit": name, **_suggested(state, Target.DEPOSIT, deposit_id)},
-            )
-        )
+        found.append(_no_bank_line(state, Target.DEPOSIT, name, deposit_id, amount, deposited_on))
     return found
 
 
@@ -1317,19 +1318,7 @@ def _missing_batches(state: _State) -> list[ComputedException]:
     found = []
     for batch_id, acquirer, ref, net, settled in rows:
         name = batch_key(acquirer, ref)
-        found.append(
-            ComputedException(
-                id=exception_id(name),
-                type=ExceptionType.MISSING_BANK_LINE,
-                subject=SubjectKind.BATCH,
-                subject_id=batch_id,
-                amount_idr=net,
-                difference_idr=-net,
-                subject_date=settled,
-                market_id=None,
-                detail={"batch": name, **_suggested(state, Target.BATCH, batch_id)},
-            )
-        )
+        found.append(_no_bank_line(state, Target.BATCH, name, batch_id, net, settled))
     return found
 
 

@@ -6,8 +6,8 @@ from marshmallow import Schema, fields, validate
 
 from reconcile.models import ExceptionStatus, ExceptionType
 from reconcile.report import AGE_BUCKETS
+from retribusi.db import MAX_ID
 
-MAX_ID = 2**53  # JSON numbers above this lose precision in JavaScript
 MAX_PAGE_SIZE = 200
 
 

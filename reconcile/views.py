@@ -130,13 +130,8 @@ def _names() -> dict[str, Any]:
     return {"recon_type_names": TYPE_NAMES, "recon_status_names": STATUS_NAMES}
 
 
-def _int_arg(name: str) -> int | None:
-    return parse_id(request.args.get(name))
-
-
 def _page_arg() -> int:
-    page = _int_arg("page") or 1
-    return min(page, 100_000)
+    return min(parse_id(request.args.get("page")) or 1, 100_000)
 
 
 # --- overview, upload, run ---------------------------------------------------------------------
@@ -319,10 +314,6 @@ def _render_exception(exc_id: str, form: forms.ActionForm, status: int) -> Respo
     ), status
 
 
-def _id(value: str | None) -> int | None:
-    return parse_id(value)
-
-
 @bp.route("/pengecualian/<exc_id>/tindakan", methods=["POST"])
 @roles_required(*FINANCE)
 def exception_action(exc_id: str) -> ResponseReturnValue:
@@ -343,9 +334,9 @@ def exception_action(exc_id: str) -> ResponseReturnValue:
                 line_id=exc.line_id,
                 actor=actor,
                 reason=reason,
-                payment_id=_id(form.payment_id.data),
-                deposit_id=_id(form.deposit_id.data),
-                batch_id=_id(form.batch_id.data),
+                payment_id=parse_id(form.payment_id.data),
+                deposit_id=parse_id(form.deposit_id.data),
+                batch_id=parse_id(form.batch_id.data),
             )
             flash(_("Matched."), "info")
         elif action in ("ignore", "accept", "reopen"):
@@ -354,10 +345,12 @@ def exception_action(exc_id: str) -> ResponseReturnValue:
             )
             flash(_("Saved."), "info")
         elif action == "assign":
-            actions.assign(exception_id=exc_id, assignee_id=_id(form.assignee_id.data), actor=actor)
+            actions.assign(
+                exception_id=exc_id, assignee_id=parse_id(form.assignee_id.data), actor=actor
+            )
             flash(_("Assigned."), "info")
         elif action == "create_payment":
-            vendor_id = _id(form.vendor_id.data)
+            vendor_id = parse_id(form.vendor_id.data)
             if exc.line_id is None or vendor_id is None:
                 raise invalid("vendor_id", "required", "choose the vendor")
             bills = tuple(

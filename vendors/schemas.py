@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_dump, validate
 
+from retribusi.db import MAX_ID
 from vendors.fields import MAX_NAME_LEN
 from vendors.models import PlacementStatus, StallStatus, StallType
 from vendors.services import MAX_PAGE_SIZE
@@ -188,7 +189,7 @@ class PlacementPageSchema(PageMeta):
 class PlacementQueryArgs(PageArgs):
     market = _text(32)
     stall = _text(60)  # a stall reference: KLEWER-A-012
-    vendor_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**53))
+    vendor_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID))
     status = fields.String(
         load_default=None, validate=validate.OneOf([s.value for s in PlacementStatus])
     )

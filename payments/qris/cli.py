@@ -21,6 +21,7 @@ from payments.qris.codec import MAX_INPUT_CHARS, decode_report
 from payments.qris.config import settings
 from payments.qris.services import dynamic_code_for, stall_for_label, stall_label, static_payload
 from retribusi.cli import emit, fail
+from retribusi.db import MAX_ID
 from retribusi.errors import DomainError
 from retribusi.levy.errors import not_found
 
@@ -109,7 +110,7 @@ def qris_static(stall: str, as_json: bool) -> None:
 @click.option(
     "--bill",
     "bill_ids",
-    type=click.IntRange(1, 2**53),
+    type=click.IntRange(1, MAX_ID),
     multiple=True,
     required=True,
     help="A bill id; repeat for several bills of one market.",

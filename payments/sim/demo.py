@@ -170,18 +170,16 @@ def pay_via_simulated_bank(vendor_id: int) -> PayResult:
     return demo_bank().pay_bills(va.digits)
 
 
-def credit_settlements(batches: Iterable[SimBatch], *, now: bool = False) -> int:
+def credit_settlements(batches: Iterable[SimBatch]) -> None:
     """The simulated bank books the acquirer's transfer of each settlement batch (once per
-    batch), at 08:00 WIB of its settlement date, or at once with ``now``; nothing without a
-    simulated bank. Returns how many batches it holds."""
+    batch) at 08:00 WIB of its settlement date; nothing without a simulated bank."""
     try:
         bank = demo_bank()
     except NotFound:
-        return 0
+        return
     for batch in batches:
-        at = None if now else datetime.combine(batch.settlement_date, time(8), clock.JAKARTA)
+        at = datetime.combine(batch.settlement_date, time(8), clock.JAKARTA)
         bank.credit_transfer(batch.batch_id, batch.net_idr, batch.transfer_details, at=at)
-    return len(bank.entries())
 
 
 def sim_pay_option(account: Any) -> tuple[str, dict[str, Any]] | None:

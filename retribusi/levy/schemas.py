@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from retribusi.db import MAX_ID
 from retribusi.levy.models import BillKind, BillStatus
 from retribusi.levy.rules import AGE_BUCKETS
 
-MAX_ID = 2**53  # JSON numbers above this lose precision in JavaScript
 MAX_PAGE_SIZE = 200
 
 

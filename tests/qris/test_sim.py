@@ -186,3 +186,24 @@ def test_demo_registers_the_acquirer(app: Flask, runner: FlaskCliRunner, tmp_pat
     summary = json.loads(result.output)
     assert summary["sim_acquirer"]["code"] == "SIMQRIS"
     assert summary["qris"]["enabled"] is True
+
+
+def test_settling_books_each_batch_at_the_simulated_bank_once(
+    app: Flask, runner: FlaskCliRunner, billed: Billed, tmp_path: Path
+) -> None:
+    app.instance_path = str(tmp_path)
+    assert runner.invoke(args=["sim", "setup"]).exit_code == 0
+    assert runner.invoke(args=["sim", "qris", "setup"]).exit_code == 0
+    code = dynamic_code_for(billed.vendor_id, billed.bill_ids[:1])
+    db.session.commit()
+    assert runner.invoke(args=["sim", "qris", "pay", "--code", code.reference]).exit_code == 0
+    day = clock.today_wib()
+    for _ in range(2):  # settling the same day again books nothing new
+        settle = ["sim", "qris", "settle", "--date", day.isoformat(), "--out", str(tmp_path / "s")]
+        assert runner.invoke(args=settle).exit_code == 0
+    settled_on = (day + timedelta(days=1)).isoformat()
+    statement = runner.invoke(args=["sim", "statement", "--date", settled_on])
+    assert statement.exit_code == 0, statement.output
+    credits = [line for line in statement.output.splitlines() if line.startswith(":86:QRIS STL")]
+    assert len(credits) == 1 and f":61:{settled_on[2:].replace('-', '')}" in statement.output
+    assert f"C{code.amount_idr},00NTRF" in statement.output  # MDR 0 %: the net is the gross
