@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -24,7 +25,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from retribusi.auth.access import authenticated, current_account, public, wants_json
 from retribusi.db import MAX_ID
-from retribusi.errors import DomainError
+from retribusi.errors import Conflict, DomainError, ValidationFailed
 
 bp = Blueprint("web", __name__)
 # app.extensions[FRONT_DOORS][role] = endpoint: where "/" takes a signed-in user of that role.
@@ -45,6 +46,32 @@ class BoundedIntConverter(IntegerConverter):
         signed: bool = False,
     ) -> None:
         super().__init__(map, fixed_digits, min, max, signed)
+
+
+FieldErrors = dict[str, list[str]]
+
+
+def submit_form(
+    form: Any,
+    work: Callable[[], ResponseReturnValue],
+    errors_of: Callable[[DomainError], FieldErrors | None],
+) -> tuple[ResponseReturnValue | None, FieldErrors, int]:
+    """Run ``work`` for a valid POST of ``form``; on a refusal, the errors per field and the
+    status to render the form again with (400 expired form, 422 invalid, 409 conflict).
+
+    ``errors_of`` turns a refusal the page knows into errors per field, or returns ``None``
+    for one it does not (which then propagates)."""
+    if request.method != "POST":
+        return None, {}, 200
+    if not form.validate_on_submit():
+        return None, {"form": [_("The form expired. Reload the page and try again.")]}, 400
+    try:
+        return work(), {}, 200
+    except (ValidationFailed, Conflict) as error:
+        found = errors_of(error)
+        if found is None:
+            raise
+        return None, found, 409 if isinstance(error, Conflict) else 422
 
 
 @bp.route("/")

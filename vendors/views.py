@@ -20,8 +20,9 @@ from sqlalchemy import select
 from retribusi.auth.access import current_account, roles_required
 from retribusi.auth.models import Role
 from retribusi.db import parse_id
-from retribusi.errors import Forbidden
+from retribusi.errors import DomainError, Forbidden
 from retribusi.extensions import db
+from retribusi.web import FieldErrors, submit_form
 from vendors import fields, forms
 from vendors.importer import file_problem, import_vendors, limits
 from vendors.models import Placement, PlacementStatus, StallStatus
@@ -82,8 +83,10 @@ def _can_edit() -> bool:
     return current_account().role in EDITORS
 
 
-def _errors(error: VendorInvalid | VendorConflict) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
+def _errors(error: DomainError) -> FieldErrors | None:
+    if not isinstance(error, VendorInvalid | VendorConflict):
+        return None
+    found: FieldErrors = {}
     for problem in error.problems:
         found.setdefault(problem.column, []).append(problem.localized())
     return found
@@ -101,18 +104,8 @@ def _date(column: str, raw: str | None, default: date | None = None) -> date:
 
 def _submit(
     form: Any, work: Callable[[], ResponseReturnValue]
-) -> tuple[ResponseReturnValue | None, dict[str, list[str]], int]:
-    """Run ``work`` for a valid POST; on a refusal, the errors and the status to render with."""
-    if request.method != "POST":
-        return None, {}, 200
-    if not form.validate_on_submit():
-        return None, {"form": [_("The form expired. Reload the page and try again.")]}, 400
-    try:
-        return work(), {}, 200
-    except VendorInvalid as error:
-        return None, _errors(error), 422
-    except VendorConflict as error:
-        return None, _errors(error), 409
+) -> tuple[ResponseReturnValue | None, FieldErrors, int]:
+    return submit_form(form, work, _errors)
 
 
 # --- search and vendor pages ------------------------------------------------------------------

@@ -42,7 +42,9 @@ from retribusi.auth.services import (
     update_user,
 )
 from retribusi.db import parse_id
+from retribusi.errors import DomainError
 from retribusi.extensions import limiter
+from retribusi.web import FieldErrors, submit_form
 
 bp = Blueprint("auth", __name__)
 
@@ -110,13 +112,14 @@ def logout() -> ResponseReturnValue:
 
 # --- the administrator's account pages ---------------------------------------------------------
 
-Errors = dict[str, list[str]]
 # The services name the secret after the role ("pin", "password"); the forms have one field.
 _FIELD_OF = {"pin": "secret", "password": "secret"}
 
 
-def _errors(error: AccountInvalid | AccountConflict) -> Errors:
-    found: Errors = {}
+def _errors(error: DomainError) -> FieldErrors | None:
+    if not isinstance(error, AccountInvalid | AccountConflict):
+        return None
+    found: FieldErrors = {}
     for problem in error.problems:
         found.setdefault(_FIELD_OF.get(problem.field, problem.field), []).append(
             problem.localized()
@@ -126,18 +129,8 @@ def _errors(error: AccountInvalid | AccountConflict) -> Errors:
 
 def _submit(
     form: Any, work: Callable[[], ResponseReturnValue]
-) -> tuple[ResponseReturnValue | None, Errors, int]:
-    """Run ``work`` for a valid POST; on a refusal, the errors and the status to render with."""
-    if request.method != "POST":
-        return None, {}, 200
-    if not form.validate_on_submit():
-        return None, {"form": [_("The form expired. Reload the page and try again.")]}, 400
-    try:
-        return work(), {}, 200
-    except AccountInvalid as error:
-        return None, _errors(error), 422
-    except AccountConflict as error:
-        return None, _errors(error), 409
+) -> tuple[ResponseReturnValue | None, FieldErrors, int]:
+    return submit_form(form, work, _errors)
 
 
 def _same_twice(secret: str, confirm: str) -> None:
@@ -185,7 +178,7 @@ def new_user() -> ResponseReturnValue:
 
 
 def _account_page(
-    user: User, form: EditUserForm, errors: Errors, status: int, *, edited: bool = False
+    user: User, form: EditUserForm, errors: FieldErrors, status: int, *, edited: bool = False
 ) -> ResponseReturnValue:
     markets = known_market_codes()
     chosen = set(form.markets.data or []) if edited else user.market_codes
