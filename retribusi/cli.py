@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from retribusi.audit import verify_chain
 from retribusi.auth.models import Role, User
-from retribusi.auth.services import create_api_token, create_user, set_secret
+from retribusi.auth.services import create_api_token, create_user, known_market_codes, set_secret
 from retribusi.errors import DomainError
 from retribusi.extensions import db
 
@@ -79,6 +79,7 @@ def users_create(
             username=username,
             phone=phone,
             market_codes=markets,
+            known_markets=known_market_codes(),
             secret=_read_secret(secret_stdin, chosen),
             actor="cli",
         )

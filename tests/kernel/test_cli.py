@@ -9,6 +9,7 @@ from flask.testing import FlaskCliRunner
 from retribusi.audit import AuditEvent
 from retribusi.auth.models import User
 from retribusi.extensions import db
+from tests.vendors import factories as vf
 
 
 def _count(app: Flask, model: type) -> int:
@@ -17,6 +18,8 @@ def _count(app: Flask, model: type) -> int:
 
 
 def test_users_create_officer_with_markets(app: Flask, runner: FlaskCliRunner) -> None:
+    with app.app_context():
+        vf.markets()
     result = runner.invoke(
         args=[
             "users",
@@ -65,6 +68,9 @@ def test_users_create_vendor_normalises_phone(app: Flask, runner: FlaskCliRunner
 def test_users_create_refuses_bad_input_and_writes_nothing(
     app: Flask, runner: FlaskCliRunner
 ) -> None:
+    with app.app_context():
+        vf.markets()
+    events = _count(app, AuditEvent)
     cases = [
         (["--role", "vendor", "--name", "X", "--phone", "12345"], "135790", "phone"),
         (["--role", "vendor", "--name", "X", "--phone", "081234567890"], "111111", "pin"),
@@ -80,6 +86,12 @@ def test_users_create_refuses_bad_input_and_writes_nothing(
             "a-long-password",
             "markets",
         ),
+        # A well-formed code the registry does not hold.
+        (
+            ["--role", "officer", "--name", "X", "--username", "ofc", "--market", "NOSUCH"],
+            "a-long-password",
+            "markets",
+        ),
     ]
     for args, secret, field in cases:
         result = runner.invoke(
@@ -89,7 +101,7 @@ def test_users_create_refuses_bad_input_and_writes_nothing(
         body = json.loads(result.output)
         assert body["ok"] is False and body["details"]["errors"][0]["field"] == field
     assert _count(app, User) == 0
-    assert _count(app, AuditEvent) == 0
+    assert _count(app, AuditEvent) == events
 
 
 def test_duplicate_user_is_a_conflict(app: Flask, runner: FlaskCliRunner) -> None:
