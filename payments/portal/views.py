@@ -25,6 +25,7 @@ from payments.portal.services import (
 )
 from payments.portal.setup import (
     ADMIN_LINKS,
+    ADMIN_NOTICES,
     FINANCE_LINKS,
     OFFICER_LINKS,
     PAY_OPTIONS,
@@ -170,7 +171,8 @@ def finance() -> ResponseReturnValue:
 @bp.route("/admin")
 @roles_required(Role.ADMIN)
 def admin() -> ResponseReturnValue:
-    return render_template("portal/admin.html")
+    notices = [text for notice in current_app.extensions[ADMIN_NOTICES] for text in notice()]
+    return render_template("portal/admin.html", notices=notices)
 
 
 @bp.route("/petugas/teguran")

@@ -10,7 +10,7 @@ CODE_EXTRAS = "qris.code_extras"
 
 def init_app(app: Flask) -> None:
     """Check the QRIS configuration (a bad value stops the start), register pages, CLI, demo."""
-    from payments.portal.setup import add_pay_option
+    from payments.portal.setup import ADMIN_NOTICES, add_pay_option
     from payments.qris.cli import qris_cli
     from payments.qris.config import init_config
     from payments.qris.demo import demo_step
@@ -25,7 +25,33 @@ def init_app(app: Flask) -> None:
     app.extensions["retribusi.demo_steps"].append(demo_step)
     app.extensions.setdefault(CODE_EXTRAS, [])
     add_pay_option(app, qris_pay_option)
+    app.extensions[ADMIN_NOTICES].append(admin_notices)
     _register_simulator(app)
+
+
+def admin_notices() -> list[str]:
+    """What the administrator must know: QRIS off (production without a merchant), or the demo
+    merchant, whose codes no acquirer pays out."""
+    from flask_babel import gettext as _
+
+    from payments.qris.config import settings
+
+    config = settings()
+    if not config.enabled:
+        return [
+            _(
+                "QRIS is switched off: RETRIBUSI_QRIS_MERCHANTS is not set, so vendors cannot"
+                " pay by QRIS."
+            )
+        ]
+    if config.demo:
+        return [
+            _(
+                "QRIS uses the demo merchant, which no acquirer pays out. Set"
+                " RETRIBUSI_QRIS_MERCHANTS before vendors pay real money."
+            )
+        ]
+    return []
 
 
 def _register_simulator(app: Flask) -> None:

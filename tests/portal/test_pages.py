@@ -177,6 +177,27 @@ def test_admin_door_lists_the_settings(client: FlaskClient, auth: AuthActions) -
     assert "Pengguna dan peran" in page and "/tarif" in page
 
 
+def test_admin_door_warns_when_qris_is_demo_or_off(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    from payments.qris.config import DEMO_MERCHANT, EXTENSION_KEY, load_settings
+
+    auth.login_as(Role.ADMIN)
+    # Outside production without RETRIBUSI_QRIS_MERCHANTS: the demo merchant, said so.
+    assert "QRIS memakai merchant demo" in text(client, "/admin")
+    # Production without it: QRIS is off, and the administrator is told why.
+    app.extensions[EXTENSION_KEY] = load_settings({**app.config, "ENV": "production"})
+    page = text(client, "/admin")
+    assert "QRIS dimatikan: RETRIBUSI_QRIS_MERCHANTS belum diisi" in page
+    assert "merchant demo" not in page
+    # A configured merchant: nothing to say.
+    merchant = {"*": {**DEMO_MERCHANT, "nmid": "ID1026123456790"}}
+    app.extensions[EXTENSION_KEY] = load_settings(
+        {**app.config, "ENV": "production", "QRIS_MERCHANTS": merchant}
+    )
+    assert 'role="alert"' not in text(client, "/admin")
+
+
 def test_vendor_and_officer_cannot_open_the_finance_desk(
     client: FlaskClient, auth: AuthActions
 ) -> None:
