@@ -459,9 +459,20 @@ def get_deposit(deposit_id: int, user: User) -> Deposit:
 
 
 def deposits_query(
-    user: User, *, status: DepositStatus | None = None, officer_id: int | None = None
+    user: User,
+    *,
+    status: DepositStatus | None = None,
+    officer_id: int | None = None,
+    deposited_from: date | None = None,
+    deposited_to: date | None = None,
 ) -> Select[Deposit]:
+    """The deposits ``user`` may see (officers: their own), newest slip day first, filtered by
+    finance's check and the slip's day (both ends included)."""
     query = select(Deposit)
+    if deposited_from is not None:
+        query = query.where(Deposit.deposited_on >= deposited_from)
+    if deposited_to is not None:
+        query = query.where(Deposit.deposited_on <= deposited_to)
     if user.role is Role.OFFICER:
         if officer_id is not None and officer_id != user.id:
             raise Forbidden("officers see their own deposits")

@@ -427,8 +427,12 @@ def deposits_xlsx(user: User, wanted: DepositsWanted) -> IO[bytes]:
     """Deposits ``user`` may see with their slip day in the period (officers: their own), with
     finance's check, and on a second sheet the payments each deposit holds; totals under both."""
     ids = (
-        deposits_query(user, status=wanted.status)
-        .where(Deposit.deposited_on.between(wanted.period.start, wanted.period.end))
+        deposits_query(
+            user,
+            status=wanted.status,
+            deposited_from=wanted.period.start,
+            deposited_to=wanted.period.end,
+        )
         .with_only_columns(Deposit.id)
         .order_by(None)
         .scalar_subquery()

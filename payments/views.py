@@ -507,7 +507,10 @@ def deposits_page() -> ResponseReturnValue:
     user = current_account()
     status = _deposit_status_arg()
     status_arg = status.value if status else ""
-    query = deposits_query(user, status=status)
+    deposited_from, deposited_to = _date_arg("from"), _date_arg("to")
+    query = deposits_query(
+        user, status=status, deposited_from=deposited_from, deposited_to=deposited_to
+    )
     page = _page_number()
     total = count(query)
     rows = list(db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
@@ -530,6 +533,9 @@ def deposits_page() -> ResponseReturnValue:
         days=days,
         undeposited_idr=sum(d.total_idr for d in days),
         statuses=[s.value for s in DepositStatus],
+        deposited_from=deposited_from,
+        deposited_to=deposited_to,
+        args={k: v for k, v in request.args.items() if k != "page"},
     )
 
 

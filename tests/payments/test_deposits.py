@@ -437,6 +437,8 @@ def test_officer_deposits_from_the_page_and_finance_verifies(
         data={"csrf_token": csrf_token(client, "/setoran"), "received": "80000"},
     )
     assert own.status_code == 403  # an officer does not verify their own deposit
+    mine = client.get("/setoran?from=2026-11-23").get_data(as_text=True)
+    assert "BRI-0042" in mine and 'id="f-status"' not in mine  # officers filter by day only
     auth.logout()
     login(auth, *world["users"]["b"])
     assert client.get(f"/setoran/{deposit_id}").status_code == 403
@@ -453,6 +455,15 @@ def test_officer_deposits_from_the_page_and_finance_verifies(
     listed = client.get("/setoran?status=discrepancy").get_data(as_text=True)
     assert "BRI-0042" in listed
     assert "BRI-0042" not in client.get("/setoran?status=verified").get_data(as_text=True)
+    # The slip's day filters the list (both ends included) and goes with the export link.
+    assert "BRI-0042" in client.get("/setoran?from=2026-11-23&to=2026-11-23").get_data(as_text=True)
+    before = client.get("/setoran?to=2026-11-22").get_data(as_text=True)
+    assert "BRI-0042" not in before and 'value="2026-11-22"' in before
+    assert "BRI-0042" not in client.get("/setoran?from=2026-11-24").get_data(as_text=True)
+    link = before.split("/setoran.xlsx?", 1)[1].split('"', 1)[0]
+    assert "to=2026-11-22" in link.split("&amp;")
+    # A malformed day is ignored, never a 500.
+    assert "BRI-0042" in client.get("/setoran?from=2026-13-40").get_data(as_text=True)
 
 
 # --- the API ----------------------------------------------------------------------------------
