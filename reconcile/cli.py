@@ -1,4 +1,5 @@
-"""``retribusi reconcile …``: import statements and settlements, run, verify, report, resolve."""
+"""``retribusi reconcile …``: import statements and settlements, run, verify, report, resolve,
+and match, unmatch or pay by hand."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
-from reconcile.actions import assign, decide
+from reconcile.actions import assign, create_payment, decide, match_line, unmatch
 from reconcile.formats import FileFormat, available_profiles
 from reconcile.formats.common import MAX_FILE_BYTES
 from reconcile.importing import import_file
@@ -202,7 +203,8 @@ def report_command(day: Any, pdf_path: Path | None, xlsx_path: Path | None, as_j
 def resolve_command(
     exception_id: str, action: str, reason: str, assignee: int | None, as_json: bool
 ) -> None:
-    """Ignore, accept, reopen or assign an exception (matching is on the finance pages)."""
+    """Ignore, accept, reopen or assign an exception (``match``, ``unmatch`` and ``pay`` do the
+    rest)."""
     try:
         if action == "assign":
             done = assign(
@@ -217,3 +219,99 @@ def resolve_command(
         return
     body = {"ok": True, "exception_id": done.exception_id, "status": done.status.value}
     emit(body, as_json, f"{done.exception_id}: {done.status.value}")
+
+
+_ID = click.IntRange(1, MAX_ID)
+_REASON = click.option("--reason", required=True, help="Why (10-300 characters).")
+
+
+@reconcile_cli.command("match")
+@click.argument("line_id", type=_ID)
+@click.option("--payment", "payment_id", type=_ID, help="The payment the line pays.")
+@click.option("--deposit", "deposit_id", type=_ID, help="The officer's deposit it is.")
+@click.option("--batch", "batch_id", type=_ID, help="The QRIS settlement batch it credits.")
+@_REASON
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def match_command(
+    line_id: int,
+    payment_id: int | None,
+    deposit_id: int | None,
+    batch_id: int | None,
+    reason: str,
+    as_json: bool,
+) -> None:
+    """Match a bank line to exactly one payment, deposit or batch by hand; a difference in
+    amount is kept on the match, explained by the reason."""
+    try:
+        done = match_line(
+            line_id=line_id,
+            actor="cli",
+            reason=reason,
+            payment_id=payment_id,
+            deposit_id=deposit_id,
+            batch_id=batch_id,
+        )
+    except DomainError as error:
+        fail(error, as_json)
+        return
+    body = {
+        "ok": True,
+        "match_id": done.match_id,
+        "line_id": done.line_id,
+        "difference_idr": done.difference_idr,
+    }
+    emit(body, as_json, f"line {done.line_id} matched (match {done.match_id})")
+
+
+@reconcile_cli.command("unmatch")
+@click.argument("match_id", type=_ID)
+@_REASON
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def unmatch_command(match_id: int, reason: str, as_json: bool) -> None:
+    """Release a match: the line is an exception again, and the pair is never matched
+    automatically again."""
+    try:
+        done = unmatch(match_id=match_id, actor="cli", reason=reason)
+    except DomainError as error:
+        fail(error, as_json)
+        return
+    body = {
+        "ok": True,
+        "match_id": done.match_id,
+        "line_id": done.line_id,
+        "exception_id": done.exception_id,
+    }
+    emit(
+        body, as_json, f"match {done.match_id} released; line {done.line_id} is {done.exception_id}"
+    )
+
+
+@reconcile_cli.command("pay")
+@click.argument("line_id", type=_ID)
+@click.option("--vendor", "vendor_id", type=_ID, required=True, help="Whose money it is.")
+@click.option("--bill", "bill_ids", type=_ID, multiple=True, help="A bill it pays; repeatable.")
+@_REASON
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def pay_command(
+    line_id: int, vendor_id: int, bill_ids: tuple[int, ...], reason: str, as_json: bool
+) -> None:
+    """Paid but not credited: record a credit line as the vendor's payment (oldest bills first,
+    or the bills named) and match it; doing it twice records one payment."""
+    try:
+        done = create_payment(
+            line_id=line_id, vendor_id=vendor_id, actor="cli", reason=reason, bill_ids=bill_ids
+        )
+    except DomainError as error:
+        fail(error, as_json)
+        return
+    body = {
+        "ok": True,
+        "payment_id": done.payment_id,
+        "match_id": done.match_id,
+        "receipt_number": done.receipt_number,
+        "replayed": done.replayed,
+    }
+    emit(body, as_json, f"line {line_id}: payment {done.payment_id}, receipt {done.receipt_number}")
