@@ -194,6 +194,14 @@ def parse_name(raw: Cell) -> str:
     return text
 
 
+def parse_place_name(raw: Cell, *, max_len: int) -> str:
+    """A market's or a kecamatan's name: checked as a person's name, at most ``max_len``."""
+    text = parse_name(raw)
+    if len(text) > max_len:
+        raise FieldError(N_("at most %(max)s characters"), max=max_len)
+    return text
+
+
 def parse_phone(raw: Cell) -> str:
     text = _text(raw)
     if not text:

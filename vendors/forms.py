@@ -111,6 +111,11 @@ class MarketClassForm(FlaskForm):  # type: ignore[misc]
     source = StringField(_l("Legal basis (e.g. Perwali number)"))
 
 
+class MarketNameForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(_l("Market name"))
+    kecamatan = StringField(_l("Kecamatan"))
+
+
 class ImportForm(FlaskForm):  # type: ignore[misc]
     file = FileField(_l("CSV or XLSX file"))
     dry_run = BooleanField(_l("Only check, write nothing"))

@@ -147,6 +147,10 @@ def market_list_rows() -> list[MarketRow]:
     ]
 
 
+MARKET_NAME_MAX = 120  # Market.name
+KECAMATAN_MAX = 60  # Market.kecamatan
+
+
 def load_markets(actor: Actor) -> int:
     """Create every market of the shipped list that is missing; return how many were created."""
     rows = market_list_rows()
@@ -275,6 +279,32 @@ def set_market_class(
             },
         )
     return period
+
+
+def rename_market(code: str, *, name: str, kecamatan: str, actor: Actor) -> Market:
+    """Correct a market's name or kecamatan (a misspelling in the shipped list, a market renamed
+    by the city). Bills and pages name the market through it, so they follow; the code stays."""
+    market = get_market(code, actor)
+    values = _collect(
+        [
+            ("name", lambda: fields.parse_place_name(name, max_len=MARKET_NAME_MAX)),
+            ("kecamatan", lambda: fields.parse_place_name(kecamatan, max_len=KECAMATAN_MAX)),
+        ]
+    )
+    before = {"name": market.name, "kecamatan": market.kecamatan}
+    if values == before:
+        raise invalid("name", N_("nothing changed"))
+    with transaction(db.session):
+        market.name, market.kecamatan = values["name"], values["kecamatan"]
+        record_event(
+            db.session,
+            actor=actor.label,
+            action="market.renamed",
+            subject_type="market",
+            subject_id=market.code,
+            details={"before": before, "after": values},
+        )
+    return market
 
 
 # --- stalls -----------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from vendors.services import (
     list_markets,
     market_stalls,
     placements_of,
+    rename_market,
     search_vendors,
     set_market_class,
     set_vendor_pin,
@@ -415,10 +416,20 @@ def market_page(code: str) -> ResponseReturnValue:
 
 
 def _market_page(
-    code: str, class_form: forms.MarketClassForm, errors: dict[str, list[str]], status: int
+    code: str,
+    class_form: forms.MarketClassForm,
+    errors: FieldErrors,
+    status: int,
+    *,
+    name_form: forms.MarketNameForm | None = None,
+    name_errors: FieldErrors | None = None,
 ) -> ResponseReturnValue:
     block_code = request.args.get("blok", "")[:20] or None
     market, blocks, active = market_stalls(code[:32], _actor())
+    if name_form is None:
+        name_form = forms.MarketNameForm(
+            formdata=None, data={"name": market.name, "kecamatan": market.kecamatan}
+        )
     chosen = next((b for b in blocks if b.code == block_code), blocks[0] if blocks else None)
     return render_template(
         "vendors/market.html",
@@ -432,6 +443,8 @@ def _market_page(
         is_admin=current_account().role is Role.ADMIN,
         class_form=class_form,
         errors=errors,
+        name_form=name_form,
+        name_errors=name_errors or {},
     ), status
 
 
@@ -456,6 +469,29 @@ def market_class(code: str) -> ResponseReturnValue:
         return done
     db.session.rollback()
     return _market_page(code, form, errors, status)
+
+
+@bp.route("/pasar/<code>/nama", methods=["POST"])
+@roles_required(Role.ADMIN)
+def market_name(code: str) -> ResponseReturnValue:
+    form = forms.MarketNameForm()
+
+    def work() -> ResponseReturnValue:
+        market = rename_market(
+            code[:32],
+            name=form.name.data or "",
+            kecamatan=form.kecamatan.data or "",
+            actor=_actor(),
+        )
+        flash(_("%(name)s saved.", name=market.name), "info")
+        return redirect(url_for("vendors.market_page", code=market.code))
+
+    done, errors, status = _submit(form, work)
+    if done is not None:
+        return done
+    db.session.rollback()
+    class_form = forms.MarketClassForm(formdata=None)
+    return _market_page(code, class_form, {}, status, name_form=form, name_errors=errors)
 
 
 @bp.route("/pasar/<code>/tempat/baru", methods=["GET", "POST"])

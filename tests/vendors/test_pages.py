@@ -211,6 +211,55 @@ def test_stalls_and_the_market_class(app: Flask, client: FlaskClient, auth: Auth
         assert gede.class_on(date(2027, 1, 2)) is MarketClass.IA
 
 
+def test_admin_corrects_a_markets_name_and_kecamatan(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    with app.app_context():
+        f.markets()
+    auth.login_as(Role.OFFICER, market_codes=("GEDE",))
+    token = csrf_token(client, "/pasar/GEDE")
+    officer = client.post(
+        "/pasar/GEDE/nama", data={"csrf_token": token, "name": "X", "kecamatan": "Jebres"}
+    )
+    assert officer.status_code == 403
+    auth.logout()
+    auth.login_as(Role.ADMIN)
+    token = csrf_token(client, "/pasar/GEDE")
+    refusals = [
+        ({"name": "", "kecamatan": "Jebres"}, "name"),
+        ({"name": "Pasar Gede", "kecamatan": "J" * 61}, "kecamatan"),
+        ({"name": "Pasar\x00Gede", "kecamatan": "Jebres"}, "name"),
+        ({"name": "N" * 121, "kecamatan": "Jebres"}, "name"),
+    ]
+    for data, field in refusals:
+        refused = client.post("/pasar/GEDE/nama", data={"csrf_token": token, **data})
+        assert refused.status_code == 422, data
+        assert f'id="{field}-error"' in page_text(refused), data
+    with app.app_context():
+        from vendors.services import Actor, get_market
+
+        before = get_market("GEDE", Actor.system())
+        unchanged = {"name": before.name, "kecamatan": before.kecamatan}
+    same = client.post("/pasar/GEDE/nama", data={"csrf_token": token, **unchanged})
+    assert same.status_code == 422 and "tidak ada yang berubah" in page_text(same).lower()
+    assert not audit(app, "market.renamed")
+    done = client.post(
+        "/pasar/GEDE/nama",
+        data={"csrf_token": token, "name": "  Pasar  Gede ", "kecamatan": "Jebres"},
+    )
+    assert done.status_code == 302
+    assert "Pasar Gede Hardjonagoro" not in page_text(client.get("/pasar"))
+    (event,) = audit(app, "market.renamed")
+    assert event.details == {
+        "before": unchanged,
+        "after": {"name": "Pasar Gede", "kecamatan": "Jebres"},
+    }
+    # Loading the shipped list again leaves the corrected name alone.
+    with app.app_context():
+        f.markets()
+        assert get_market("GEDE", Actor.system()).name == "Pasar Gede"
+
+
 def test_import_page(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
     with app.app_context():
         f.markets()
