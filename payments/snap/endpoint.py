@@ -11,7 +11,8 @@ handler ``(SnapRequest) -> SnapOutcome`` into a Flask view that, in this order (
 4. symmetric: checks the bearer token (unknown, expired or another partner's → ``401xx01``)
    and the HMAC-SHA512 over the body **as received**, the EndpointUrl as the partner called it
    (``401xx00 [Signature]``); asymmetric: the partner's SHA256withRSA signature instead;
-5. decodes the JSON (``400xx00``);
+5. decodes the JSON (``400xx00``) and counts the call against the partner's rate limit
+   (``SNAP_RATE_LIMIT``; beyond it ``429xx00``, HTTP 429: the bank retries later);
 6. stores the call and claims the X-EXTERNAL-ID for the partner's business day, and commits:
    the raw message is on record before anything acts on it. An X-EXTERNAL-ID already used today
    for another message is ``409xx00``; for the same message (a repeated payment flag, same
@@ -32,9 +33,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Final
 
-from flask import Response, request
+from flask import Flask, Response, current_app, request
+from limits import RateLimitItem, parse_many
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -66,7 +69,7 @@ from payments.snap.tokens import check_token
 from retribusi import clock
 from retribusi.auth.access import public
 from retribusi.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
-from retribusi.extensions import db
+from retribusi.extensions import db, limiter
 from retribusi.levy.errors import reason_of
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,34 @@ log = logging.getLogger(__name__)
 #: Where the SNAP endpoints are mounted. A partner behind a proxy may call another prefix
 #: (``Partner.path_prefix``); the signed EndpointUrl then carries that prefix instead.
 SNAP_MOUNT: Final = "/snap"
+
+DEFAULTS: dict[str, Any] = {
+    # Calls one partner may make (after its signature is checked), in the ``limits`` notation;
+    # "" for none. Counted per worker process unless RATELIMIT_STORAGE_URI is shared (Redis).
+    # Well above the 200 flags/s the design asks of the whole system: it stops a runaway loop,
+    # not a busy day.
+    "SNAP_RATE_LIMIT": "300 per second; 6000 per minute",
+}
+
+
+def init_endpoint(app: Flask) -> None:
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    _rate_items(str(app.config["SNAP_RATE_LIMIT"]))  # a malformed limit stops the start
+
+
+@lru_cache(maxsize=8)
+def _rate_items(spec: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(spec)) if spec.strip() else ()
+
+
+def _within_rate(partner: PartnerInfo) -> None:
+    """Count the call against the partner's allowance: beyond it ``429xx00``, so one bank's
+    runaway retries cannot crowd out the others. Only authenticated calls count, so nobody can
+    spend another partner's allowance."""
+    for item in _rate_items(str(current_app.config["SNAP_RATE_LIMIT"])):
+        if not limiter.limiter.hit(item, "snap", str(partner.id)):
+            raise SnapError(Case.TOO_MANY_REQUESTS, None, f"more than {item} from this partner")
 
 
 @dataclass(frozen=True)
@@ -347,6 +378,8 @@ def _check_call(
     try:
         inbound.body = read_body()
         _authenticate(inbound, modes, kinds)
+        assert inbound.partner is not None
+        _within_rate(inbound.partner)
         if request_key is not None and inbound.payload is not None:
             inbound.request_key = request_key(inbound.payload)
     except SnapError as error:

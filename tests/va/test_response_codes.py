@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from payments.sim.bank import SimulatedBank
@@ -272,3 +273,39 @@ def test_another_bank_cannot_pay_into_this_banks_va(
     )
     reply = other.flag(vendor.va, vendor.owed_idr, request_id=other.new_request_id())
     check(reply, "25", "4042512", "Invalid Bill/Virtual Account [Not Found]")
+
+
+def test_too_many_calls_from_one_bank(app: Flask, sim: SimulatedBank, vendor: Billed) -> None:
+    """Beyond SNAP_RATE_LIMIT a bank's calls are answered 429xx00 and do nothing (the bank
+    retries later); each call is still on record; another bank has its own allowance."""
+    from payments.models import Payment
+    from payments.snap.models import SnapAnswer, SnapCall
+    from retribusi.extensions import db
+
+    app.config["SNAP_RATE_LIMIT"] = "3 per minute"
+    for _ in range(3):
+        check(send(app, sim, "24", body(sim, vendor, "24")), "24", "2002400")
+    check(send(app, sim, "24", body(sim, vendor, "24")), "24", "4292400", "Too Many Requests")
+    check(send(app, sim, "25", body(sim, vendor, "25")), "25", "4292500", "Too Many Requests")
+    other = SimulatedBank(
+        client_for(app, register(app, code="BNI", company_code="77777", partner_id="BNI1")),
+        code="BNI",
+        company_code="77777",
+    )
+    check(other.inquiry("77777" + vendor.va[5:]), "24", "2002400")
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 0
+        answers = db.session.scalars(
+            sa.select(SnapAnswer.response_code)
+            .join(SnapCall, SnapCall.id == SnapAnswer.call_id)
+            .order_by(SnapCall.id)
+        ).all()
+        # The B2B tokens (2007300) are not counted: a bank refused for its rate keeps its token.
+        assert answers == [
+            "2007300",
+            *["2002400"] * 3,
+            "4292400",
+            "4292500",
+            "2007300",
+            "2002400",
+        ]
