@@ -83,7 +83,7 @@ DEFAULTS: dict[str, Any] = {
     # "" for none. Counted per worker process unless RATELIMIT_STORAGE_URI is shared (Redis).
     # Well above the 200 flags/s the design asks of the whole system: it stops a runaway loop,
     # not a busy day.
-    "SNAP_RATE_LIMIT": "300 per second; 6000 per minute",
+    "SNAP_RATE_LIMIT": "300 per second",
 }
 
 
