@@ -33,6 +33,7 @@ from payments.snap.codes import Case, PaymentFlagStatus, Reason, SnapError
 from payments.snap.endpoint import SnapOutcome, SnapRequest
 from payments.snap.messages import (
     BillLine,
+    FlagAdvise,
     MessageErrorKind,
     PaidBill,
     SnapMessageError,
@@ -272,8 +273,10 @@ def payment(call: SnapRequest) -> SnapOutcome:
     paid_at = _paid_at(request.trx_date_time_at, call.received_at)
     sender = call.partner.code
     ref = request.payment_request_id
-    if not call.external_id_fresh:
-        # A repeated X-EXTERNAL-ID (a retry): answer from what was recorded, without a lock.
+    if not call.external_id_fresh or request.flag_advise is FlagAdvise.RETRY:
+        # A retry (the same X-EXTERNAL-ID, or the bank's flagAdvise=Y): answer from what was
+        # recorded, without a lock. (Left to the ledger, a retry without trxDateTime would
+        # carry another paid_at and be logged as a reference reused with other content.)
         existing = find_payment(Channel.VA, sender, ref)
         if existing is not None:
             return _replay(call, existing, request.paid_amount_idr, key.payable_digits)

@@ -12,7 +12,7 @@ from flask import Flask
 
 from payments.ledger import credit_balance
 from payments.models import Allocation, Channel, Payment
-from payments.sim.bank import Padding, SimulatedBank, mt940_statement
+from payments.sim.bank import PAYMENT_PATH, Padding, SimulatedBank, mt940_statement, triple
 from payments.snap.models import SnapAnswer, SnapCall, VaType
 from payments.verify import verify_ledger
 from reconcile.formats.common import FileFormat, KeyKind, KeyRules
@@ -96,6 +96,31 @@ def test_repeated_flags_record_one_payment_and_repeat_the_first_answer(
     other = sim.flag(sri.va, sri.owed_idr - 1, request_id=result.payment_request_id, retry=True)
     assert other.response_code == "4042518" and data(other)["paymentFlagStatus"] == "01"
     assert count(app, Payment) == 1
+
+
+def test_a_retry_without_trx_date_time_is_a_quiet_replay(
+    app: Flask,
+    sim: SimulatedBank,
+    sri: Billed,
+    frozen_clock: clock.FrozenClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A flag without trxDateTime is paid at the moment we received it, so its retry (another
+    X-EXTERNAL-ID, flagAdvise=Y, a minute later) says another time: still the same payment,
+    answered with the first answer, and no warning of a reference reused with other content."""
+    body = {
+        **triple("12345", sim.customer_no(sri.va), Padding.SPACES),
+        "paymentRequestId": sim.new_request_id(),
+        "paidAmount": {"value": f"{sri.owed_idr}.00", "currency": "IDR"},
+        "flagAdvise": "N",
+    }
+    first = sim.client.call(PAYMENT_PATH, body)
+    assert first.response_code == "2002500"
+    frozen_clock.advance(timedelta(minutes=1))
+    retry = sim.client.call(PAYMENT_PATH, {**body, "flagAdvise": "Y"})
+    assert retry.body == first.body
+    assert count(app, Payment) == 1
+    assert "reused with other content" not in caplog.text
 
 
 @pytest.mark.parametrize("padding", list(Padding))
