@@ -398,15 +398,8 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
             raise invalid(
                 "target_bill_ids", "not_vendors", f"bills {foreign} are not this vendor's"
             )
-    as_of = _allocation_day(opened, paid_on)
-    items = []
-    for bill, account in opened:
-        owed = account.figures(as_of)
-        items.append(
-            OpenItem(
-                bill.id, bill.due_on, owed.principal_outstanding_idr, owed.sanction_outstanding_idr
-            )
-        )
+    latest = _latest_day(opened, paid_on)
+    items = [_owed(bill, account, paid_on, latest) for bill, account in opened]
     if incoming.check_owed is not None:
         incoming.check_owed(sum(i.principal_idr + i.sanction_idr for i in items))
     split = split_payment(
@@ -415,7 +408,7 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
         order=_order(),
         target_bill_ids=[t for t in targets if t in by_id],
     )
-    _write_parts(session, payment.id, split.parts, paid_on=as_of, at=now)
+    _write_parts(session, payment.id, split.parts, paid_on=paid_on, at=now)
     if split.credit_idr:
         session.add(
             CreditEntry(
@@ -432,7 +425,7 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
     changed = [
         (
             by_id[bill_id][0],
-            by_id[bill_id][1].figures(as_of, [PaidPortion(as_of, principal, sanction)]),
+            by_id[bill_id][1].figures(latest, [PaidPortion(paid_on, principal, sanction)]),
         )
         for bill_id, (principal, sanction) in per_bill.items()
     ]
@@ -470,14 +463,32 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
     )
 
 
-def _allocation_day(opened: Sequence[tuple[Bill, Account]], paid_on: date) -> date:
-    """The day a payment's allocations count from: its own business day, unless the vendor's
-    open bills already hold allocations of a later day (a payment dated earlier than one
-    recorded before it: cash kept on an offline phone, a bank's clock behind ours). A bill's
-    account on a day ignores what was paid after that day, so allocating as of the earlier day
-    would offer principal that is already paid; the later day sees every rupiah paid."""
+def _latest_day(opened: Sequence[tuple[Bill, Account]], paid_on: date) -> date:
+    """The latest day the vendor's open bills hold a payment of: the payment's own business
+    day, unless one recorded before it is dated later (cash kept on an offline phone, a bank's
+    clock behind ours)."""
     days = [portion.paid_on for _bill, account in opened for portion in account.portions]
     return max([paid_on, *days])
+
+
+def _owed(bill: Bill, account: Account, paid_on: date, latest: date) -> OpenItem:
+    """What a payment of ``paid_on`` may take from a bill: the principal still outstanding after
+    every payment recorded so far (also those dated later: a bill's account on an earlier day
+    does not see them, and would offer principal already paid), and the sanction as it stands
+    when that principal counts from the payment's own day. A payment that reaches us after a
+    later one (cash kept on an offline phone) is thus not charged the sanction its principal
+    would have stopped. Its allocations count from its own day.
+
+    The sanction assumes the payment pays the bill's principal whole: under either allocation
+    order a payment reaches a bill's sanction only after that principal, so it is exact
+    whenever the sanction is paid at all."""
+    now = account.figures(latest)
+    if latest == paid_on:
+        sanction = now.sanction_outstanding_idr
+    else:
+        early = PaidPortion(paid_on, now.principal_outstanding_idr, 0)
+        sanction = account.figures(latest, [early]).sanction_outstanding_idr
+    return OpenItem(bill.id, bill.due_on, now.principal_outstanding_idr, sanction)
 
 
 def _foreign_targets(session: AnySession, incoming: PaymentIn) -> list[int]:

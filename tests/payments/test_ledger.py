@@ -401,6 +401,34 @@ def test_the_cli_reverses_a_payment(klewer: f.Holding, runner: FlaskCliRunner) -
     assert statuses() == ["issued"]
 
 
+def test_a_late_arriving_payment_is_not_charged_the_sanction_it_would_have_stopped(
+    klewer: f.Holding,
+) -> None:
+    """September's bill (due 10 Sep, 1 % a month late) is unpaid. Today (23 Nov) a bank payment
+    pays 100 000 of its principal; then cash taken on 15 Oct reaches us. Counted from 15 Oct,
+    its principal stops the sanction on that part from then on: the bill owes the sanction of
+    October on all of it and of November on the 100 000 still open after 15 Oct, not the
+    sanction of two months on all of it."""
+    (september,) = issue("2026-09")
+    [as_today] = open_bills_for_vendor(klewer.vendor.id, TODAY)
+    assert as_today.sanction_outstanding_idr == 2 * MONTH_IDR // 100
+    bank = pay(klewer.vendor.id, 100_000)
+    assert [(b.principal_idr, b.sanction_idr) for b in bank.bills] == [(100_000, 0)]
+    cash = pay(klewer.vendor.id, 200_000, paid_at=datetime(2026, 10, 15, 3, 0, tzinfo=UTC))
+    sanction = MONTH_IDR // 100 + 100_000 // 100  # October on all, November on 100 000
+    assert [(b.principal_idr, b.sanction_idr) for b in cash.bills] == [
+        (MONTH_IDR - 100_000, sanction)
+    ]
+    assert cash.credit_idr == 200_000 - (MONTH_IDR - 100_000) - sanction
+    rows = db.session.scalars(sa.select(Allocation).where(Allocation.payment_id == cash.payment_id))
+    assert {a.paid_on for a in rows} == {date(2026, 10, 15)}
+    # The books agree: nothing is owed on the bill any more.
+    assert open_bills_for_vendor(klewer.vendor.id, TODAY) == []
+    assert statuses() == ["paid"]
+    assert september.number in {b.number for b in cash.bills}
+    assert_ledger_ok()
+
+
 def test_payment_channels_are_kept_apart(klewer: f.Holding) -> None:
     issue("2026-11")
     va = pay(klewer.vendor.id, 1_000, ref="SAME", channel=Channel.VA, sender="bank-jateng")
@@ -411,9 +439,9 @@ def test_payment_channels_are_kept_apart(klewer: f.Holding) -> None:
 def test_a_payment_dated_before_one_already_recorded_never_over_allocates(
     klewer: f.Holding,
 ) -> None:
-    """Cash kept on an offline phone arrives after a later bank payment for the same bill: the
-    bill's account on the earlier day does not see the later payment, so it is allocated as of
-    the latest day already recorded, and nothing is offered twice."""
+    """Cash kept on an offline phone arrives after a later bank payment for the same bill: it
+    is offered only the principal the later payment left, and its allocations count from its
+    own day, so nothing is offered twice."""
     (november,) = issue("2026-11")
     today = pay(klewer.vendor.id, 100_000)
     earlier = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
@@ -426,7 +454,7 @@ def test_a_payment_dated_before_one_already_recorded_never_over_allocates(
     rows = db.session.scalars(
         sa.select(Allocation).where(Allocation.payment_id == backdated.payment_id)
     ).all()
-    assert {a.paid_on for a in rows} == {TODAY}  # counted from the later day
+    assert {a.paid_on for a in rows} == {date(2026, 11, 21)}  # counted from its own day
     payment = db.session.get(Payment, backdated.payment_id)
     assert payment is not None and payment.paid_on == date(2026, 11, 21)  # as it was paid
     assert statuses() == ["paid"]
