@@ -22,7 +22,7 @@ def _amount(minimum: int = 1) -> fields.Integer:
     )
 
 
-def _id(**kwargs: object) -> fields.Integer:
+def id_field(**kwargs: object) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)  # type: ignore[arg-type]
 
 
@@ -168,10 +168,10 @@ class IdempotencyHeader(Schema):
 
 
 class CashPaymentRequest(Schema):
-    vendor_id = _id(required=True)
+    vendor_id = id_field(required=True)
     market = fields.String(required=True, validate=validate.Length(min=2, max=32))
     amount_idr = _amount()
-    bill_ids = fields.List(_id(), load_default=list, validate=validate.Length(max=MAX_BILLS))
+    bill_ids = fields.List(id_field(), load_default=list, validate=validate.Length(max=MAX_BILLS))
     # When the device took the cash (it may send later, after a dropped connection).
     paid_at = fields.AwareDateTime(load_default=None)
 
@@ -227,7 +227,7 @@ class DepositRequest(Schema):
     selection = fields.String(required=True, validate=validate.OneOf([s.value for s in Selection]))
     collected_on = fields.Date(load_default=None)
     payment_ids = fields.List(
-        _id(), load_default=list, validate=validate.Length(max=MAX_DEPOSIT_ITEMS)
+        id_field(), load_default=list, validate=validate.Length(max=MAX_DEPOSIT_ITEMS)
     )
     note = fields.String(load_default=None, validate=validate.Length(max=MAX_NOTE_CHARS))
 

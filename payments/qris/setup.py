@@ -11,6 +11,7 @@ CODE_EXTRAS = "qris.code_extras"
 def init_app(app: Flask) -> None:
     """Check the QRIS configuration (a bad value stops the start), register pages, CLI, demo."""
     from payments.portal.setup import ADMIN_NOTICES, add_pay_option
+    from payments.qris.api import blp as api_blp
     from payments.qris.cli import qris_cli
     from payments.qris.config import init_config
     from payments.qris.demo import demo_step
@@ -21,6 +22,7 @@ def init_app(app: Flask) -> None:
     init_config(app)
     app.register_blueprint(bp)
     app.register_blueprint(snap_bp)
+    app.extensions["retribusi.api"].register_blueprint(api_blp)
     app.cli.add_command(qris_cli)
     app.extensions["retribusi.demo_steps"].append(demo_step)
     app.extensions.setdefault(CODE_EXTRAS, [])

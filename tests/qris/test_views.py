@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
-from datetime import date
 
 import pypdfium2
-import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -16,55 +13,17 @@ from PIL import Image
 
 from payments.qris import decode
 from payments.qris.models import QrisCode
-from retribusi.auth.models import Role, User
+from retribusi.auth.models import Role
 from retribusi.extensions import db
-from retribusi.levy.billing import issue_bills
-from retribusi.levy.models import Bill
 from tests.conftest import AuthActions, csrf_token
 from tests.levy import factories as f
+from tests.qris.conftest import Market, as_vendor_of
 from tests.qris.test_scan import read as read_image
-
-
-@dataclass
-class Market:
-    klewer_stall: int
-    klewer_stalls: int
-    legi_stall: int
-    vendor_id: int
-    bill_ids: list[int]
-
-
-@pytest.fixture
-def market(app: Flask) -> Market:
-    with app.app_context():
-        f.illustrative_tariffs()
-        mine = f.holding("KLEWER", block_code="A")
-        f.holding("KLEWER", block_code="A")
-        f.stall("KLEWER", block_code="B")  # vacant: gets a card too
-        legi = f.holding("LEGI", block_code="C")
-        issue_bills("2026-10", actor="t", issued_on=date(2026, 10, 1))
-        issue_bills("2026-11", actor="t")
-        bills = list(
-            db.session.scalars(
-                sa.select(Bill.id).where(Bill.vendor_id == mine.vendor.id).order_by(Bill.due_on)
-            )
-        )
-        return Market(mine.stall.id, 3, legi.stall.id, mine.vendor.id, bills)
 
 
 def read(data: bytes) -> list[str]:
     """The QR codes in a PNG (QR only: a run of modules can pass for a one-dimensional code)."""
     return read_image(Image.open(io.BytesIO(data)))
-
-
-def as_vendor_of(app: Flask, auth: AuthActions, vendor_id: int) -> User:
-    user = auth.login_as(Role.VENDOR)
-    with app.app_context():
-        db.session.execute(
-            sa.text("UPDATE vendors SET user_id = :u WHERE id = :v"), {"u": user.id, "v": vendor_id}
-        )
-        db.session.commit()
-    return user
 
 
 def pay(client: FlaskClient, bill_ids: list[int], **extra: str) -> object:
