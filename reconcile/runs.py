@@ -1644,22 +1644,41 @@ def result_text(
     Lines: a header, ``F <sha256>`` per input file, ``M <line> <target> <rule>`` per match,
     ``X <id> <type> <status> <difference>`` per standing exception; tab-separated, sorted.
     """
+    lines = (f"M\t{line}\t{target}\t{rule}\n" for line, target, rule in sorted(matches))
+    return _result_chunks(as_of, rules_version, input_files, _joined(lines), exceptions)
+
+
+def _joined(lines: Iterable[str], size: int = 10_000) -> Iterator[str]:
+    """Lines of text joined in batches of ``size`` (one ``encode`` and hash update per batch)."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= size:
+            yield "".join(batch)
+            batch = []
+    if batch:
+        yield "".join(batch)
+
+
+def _result_chunks(
+    as_of: date,
+    rules_version: str,
+    input_files: Sequence[str],
+    match_text: Iterable[str],
+    exceptions: Iterable[tuple[str, str, str, int]],
+) -> Iterator[bytes]:
+    """:func:`result_text` with the ``M`` lines already written and sorted (``match_text``)."""
     yield f"{RESULT_FORMAT}\nas_of\t{as_of.isoformat()}\nrules\t{rules_version}\n".encode()
     for digest in sorted(input_files):
         yield f"F\t{digest}\n".encode()
-    batch: list[str] = []
-    for line, target, rule in sorted(matches):
-        batch.append(f"M\t{line}\t{target}\t{rule}\n")
-        if len(batch) >= 10_000:
-            yield "".join(batch).encode("utf-8")
-            batch = []
-    for exc_id, kind, status, difference in sorted(exceptions):
-        batch.append(f"X\t{exc_id}\t{kind}\t{status}\t{difference}\n")
-        if len(batch) >= 10_000:
-            yield "".join(batch).encode("utf-8")
-            batch = []
-    if batch:
-        yield "".join(batch).encode("utf-8")
+    for chunk in match_text:
+        yield chunk.encode("utf-8")
+    standing = (
+        f"X\t{exc_id}\t{kind}\t{status}\t{difference}\n"
+        for exc_id, kind, status, difference in sorted(exceptions)
+    )
+    for chunk in _joined(standing):
+        yield chunk.encode("utf-8")
 
 
 def _escaped(value: Any) -> ColumnElement[str]:
@@ -1674,7 +1693,11 @@ def _stored_text(column: Any) -> ColumnElement[str]:
     return type_coerce(column, String)
 
 
-def _run_matches(state: _State) -> list[tuple[str, str, str]]:
+#: ``M`` lines fetched at a time for the result hash.
+_HASH_CHUNK: Final = 10_000
+
+
+def _run_matches(state: _State) -> Select[Any]:
     """(line key, target key, rule) of every match the run made: the keys are spelt out by the
     database (the same text as :func:`line_key` and its siblings), the run holds no names."""
     officer = aliased(User)
@@ -1708,8 +1731,8 @@ def _run_matches(state: _State) -> list[tuple[str, str, str]]:
         + ":"
         + _escaped(SettlementBatch.batch_ref),
     )
-    rows = state.session.connection().execute(
-        select(line, target, _stored_text(Match.rule))
+    return (
+        select(line.label("line"), target.label("target"), _stored_text(Match.rule).label("rule"))
         .select_from(Match)
         .join(Line, Line.id == Match.line_id)
         .outerjoin(Payment, Payment.id == Match.payment_id)
@@ -1718,19 +1741,39 @@ def _run_matches(state: _State) -> list[tuple[str, str, str]]:
         .outerjoin(SettlementBatch, SettlementBatch.id == Match.batch_id)
         .where(Match.run_id == state.run_id)
     )
-    return [(line, target, rule) for line, target, rule in rows]
+
+
+def _match_text(state: _State) -> Iterator[str]:
+    """The run's ``M`` lines, sorted, in chunks of text. PostgreSQL writes and sorts them itself
+    and streams them (a million keys need not become Python tuples to be sorted here):
+    ``COLLATE "C"`` orders by code point, as Python's ``sorted`` does, so the bytes are the
+    same as SQLite's, sorted here."""
+    keys = _run_matches(state)
+    connection = state.session.connection()
+    if connection.dialect.name != "postgresql":
+        rows = connection.execute(keys)
+        yield from _joined(
+            f"M\t{line}\t{target}\t{rule}\n"
+            for line, target, rule in sorted((line, target, rule) for line, target, rule in rows)
+        )
+        return
+    found = keys.subquery("found")
+    text_ = literal("M\t") + found.c.line + "\t" + found.c.target + "\t" + found.c.rule + "\n"
+    rows = connection.execute(
+        select(text_)
+        .order_by(found.c.line.collate("C"), found.c.target.collate("C"), found.c.rule.collate("C"))
+        .execution_options(stream_results=True, yield_per=_HASH_CHUNK)
+    )
+    for partition in rows.partitions():
+        yield "".join([line for (line,) in partition])
 
 
 def _result_hash(
     state: _State, result: RunResult, live: Sequence[tuple[str, str, str, int]]
 ) -> str:
     digest = hashlib.sha256()
-    for chunk in result_text(
-        as_of=state.as_of,
-        rules_version=result.rules_version,
-        input_files=result.input_files,
-        matches=_run_matches(state),
-        exceptions=live,
+    for chunk in _result_chunks(
+        state.as_of, result.rules_version, result.input_files, _match_text(state), live
     ):
         digest.update(chunk)
     return digest.hexdigest()
