@@ -649,7 +649,8 @@ def _csv_rows(text: str, delimiter: str) -> list[_Row]:
                     f"row at line {start} has {len(cells)} cells",
                     line_no=start,
                 )
-            rows.append(_Row(start, list(cells)))
+            # The reader makes a new list per row: the row can keep it (no copy).
+            rows.append(_Row(start, cast(list[Cell], cells)))
             start = reader.line_num + 1
     except csv.Error as exc:
         raise ImportRefused(
@@ -950,7 +951,11 @@ def _resolve_period(
 
 
 def _first_text(row: _Row) -> str:
-    return next((_as_text(cell) for cell in row.cells if _as_text(cell)), "")
+    for cell in row.cells:
+        text = _as_text(cell)
+        if text:
+            return text
+    return ""
 
 
 def _group(
