@@ -386,6 +386,7 @@ def run_reconciliation(
     try:
         with transaction(session):
             lock(session)
+            _plan_for_bulk(session)
             run_id = allocate_ids(session, Run.__table__, 1)[0]  # type: ignore[arg-type]
             result.max_file_id = int(session.scalar(select(func.max(ImportedFile.id))) or 0)
             state = _State(session, rules, day, run_id, Matcher(released=_released(session)))
@@ -466,6 +467,22 @@ def lock(session: AnySession) -> None:
     else:
         # SQLite: take the write lock now, so nothing else writes between our reads and writes.
         session.execute(text("UPDATE recon_claims SET match_id = match_id WHERE 0"))
+
+
+#: Memory per sort or hash of a run's queries (PostgreSQL), for this transaction only: a
+#: month's VA join hashes a million payments and sorts a million edges twice, which the
+#: default 4 MB spills to disk in many batches. Runs take turns (the lock), so one run at a
+#: time holds it.
+RUN_WORK_MEM: Final = "64MB"
+
+
+def _plan_for_bulk(session: AnySession) -> None:
+    """PostgreSQL settings for the run's transaction (``SET LOCAL``: they end with it): sorts
+    and hashes in memory, and no JIT, whose compiling (tens of milliseconds up to a tenth of
+    a second per large query) buys nothing for queries that each run once."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL work_mem = '{RUN_WORK_MEM}'"))  # our own constant
+        session.execute(text("SET LOCAL jit = off"))
 
 
 def _released(session: AnySession) -> frozenset[tuple[int, Target, int]]:
@@ -779,8 +796,10 @@ def _write_pairs(state: _State, count: int) -> None:
         )
     )
     if count >= ANALYZE_AFTER_MATCHES:
-        # The rules and exception queries that follow anti-join the claims just written.
+        # The rules and exception queries that follow anti-join the claims just written; the
+        # run's summary and hash join its matches to their lines (by hash, once it knows).
         analyze(session, "recon_claims", count)
+        analyze(session, "recon_matches", count)
 
 
 def _rule_reference(state: _State) -> None:
@@ -1099,6 +1118,7 @@ def _write_matches(state: _State) -> None:
     )
     if len(matches) >= ANALYZE_AFTER_MATCHES:
         analyze(session, "recon_claims", len(matches))
+        analyze(session, "recon_matches", len(matches))
 
 
 def _summarise_matches(state: _State, result: RunResult) -> set[int]:
@@ -1644,22 +1664,41 @@ def result_text(
     Lines: a header, ``F <sha256>`` per input file, ``M <line> <target> <rule>`` per match,
     ``X <id> <type> <status> <difference>`` per standing exception; tab-separated, sorted.
     """
+    lines = (f"M\t{line}\t{target}\t{rule}\n" for line, target, rule in sorted(matches))
+    return _result_chunks(as_of, rules_version, input_files, _joined(lines), exceptions)
+
+
+def _joined(lines: Iterable[str], size: int = 10_000) -> Iterator[str]:
+    """Lines of text joined in batches of ``size`` (one ``encode`` and hash update per batch)."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= size:
+            yield "".join(batch)
+            batch = []
+    if batch:
+        yield "".join(batch)
+
+
+def _result_chunks(
+    as_of: date,
+    rules_version: str,
+    input_files: Sequence[str],
+    match_text: Iterable[str],
+    exceptions: Iterable[tuple[str, str, str, int]],
+) -> Iterator[bytes]:
+    """:func:`result_text` with the ``M`` lines already written and sorted (``match_text``)."""
     yield f"{RESULT_FORMAT}\nas_of\t{as_of.isoformat()}\nrules\t{rules_version}\n".encode()
     for digest in sorted(input_files):
         yield f"F\t{digest}\n".encode()
-    batch: list[str] = []
-    for line, target, rule in sorted(matches):
-        batch.append(f"M\t{line}\t{target}\t{rule}\n")
-        if len(batch) >= 10_000:
-            yield "".join(batch).encode("utf-8")
-            batch = []
-    for exc_id, kind, status, difference in sorted(exceptions):
-        batch.append(f"X\t{exc_id}\t{kind}\t{status}\t{difference}\n")
-        if len(batch) >= 10_000:
-            yield "".join(batch).encode("utf-8")
-            batch = []
-    if batch:
-        yield "".join(batch).encode("utf-8")
+    for chunk in match_text:
+        yield chunk.encode("utf-8")
+    standing = (
+        f"X\t{exc_id}\t{kind}\t{status}\t{difference}\n"
+        for exc_id, kind, status, difference in sorted(exceptions)
+    )
+    for chunk in _joined(standing):
+        yield chunk.encode("utf-8")
 
 
 def _escaped(value: Any) -> ColumnElement[str]:
@@ -1674,42 +1713,39 @@ def _stored_text(column: Any) -> ColumnElement[str]:
     return type_coerce(column, String)
 
 
-def _run_matches(state: _State) -> list[tuple[str, str, str]]:
+#: ``M`` lines fetched at a time for the result hash.
+_HASH_CHUNK: Final = 10_000
+
+
+def _run_matches(state: _State) -> Select[str, str, str]:
     """(line key, target key, rule) of every match the run made: the keys are spelt out by the
     database (the same text as :func:`line_key` and its siblings), the run holds no names."""
     officer = aliased(User)
-    line = (
-        literal("line:")
-        + _stored_text(Line.source)
-        + ":"
-        + _escaped(Line.account_id)
-        + ":"
-        + _escaped(Line.identity)
+    # Each key escaped whole, as line_key and its siblings do (the escape maps characters one
+    # by one, and the literal parts hold none it maps): half the replace() calls per match.
+    line = _escaped(
+        literal("line:") + _stored_text(Line.source) + ":" + Line.account_id + ":" + Line.identity
     )
-    target = case(
-        (
-            Match.payment_id.is_not(None),
-            literal("payment:")
-            + _stored_text(Payment.channel)
-            + ":"
-            + _escaped(Payment.sender)
-            + ":"
-            + _escaped(Payment.external_ref),
-        ),
-        (
-            Match.deposit_id.is_not(None),
-            literal("deposit:")
-            + _escaped(func.coalesce(officer.username, ""))
-            + ":"
-            + _escaped(Deposit.slip_ref),
-        ),
-        else_=literal("batch:")
-        + _escaped(SettlementBatch.acquirer_id)
-        + ":"
-        + _escaped(SettlementBatch.batch_ref),
+    target = _escaped(
+        case(
+            (
+                Match.payment_id.is_not(None),
+                literal("payment:")
+                + _stored_text(Payment.channel)
+                + ":"
+                + Payment.sender
+                + ":"
+                + Payment.external_ref,
+            ),
+            (
+                Match.deposit_id.is_not(None),
+                literal("deposit:") + func.coalesce(officer.username, "") + ":" + Deposit.slip_ref,
+            ),
+            else_=literal("batch:") + SettlementBatch.acquirer_id + ":" + SettlementBatch.batch_ref,
+        )
     )
-    rows = state.session.connection().execute(
-        select(line, target, _stored_text(Match.rule))
+    return (
+        select(line.label("line"), target.label("target"), _stored_text(Match.rule).label("rule"))
         .select_from(Match)
         .join(Line, Line.id == Match.line_id)
         .outerjoin(Payment, Payment.id == Match.payment_id)
@@ -1718,19 +1754,36 @@ def _run_matches(state: _State) -> list[tuple[str, str, str]]:
         .outerjoin(SettlementBatch, SettlementBatch.id == Match.batch_id)
         .where(Match.run_id == state.run_id)
     )
-    return [(line, target, rule) for line, target, rule in rows]
+
+
+def _match_text(state: _State) -> Iterator[str]:
+    """The run's ``M`` lines, sorted, in chunks of text. PostgreSQL writes and sorts them itself
+    (in parallel: a server-side cursor would forbid that), so a million keys need not become
+    Python tuples to be sorted here; ``COLLATE "C"`` orders by code point, as Python's
+    ``sorted`` does, so the bytes are the same as SQLite's, sorted here."""
+    keys = _run_matches(state)
+    connection = state.session.connection()
+    if connection.dialect.name != "postgresql":
+        rows = sorted(tuple(row) for row in connection.execute(keys))
+        yield from _joined(f"M\t{line}\t{target}\t{rule}\n" for line, target, rule in rows)
+        return
+    found = keys.subquery("found")
+    text_ = literal("M\t") + found.c.line + "\t" + found.c.target + "\t" + found.c.rule + "\n"
+    texts = connection.execute(
+        select(text_).order_by(
+            found.c.line.collate("C"), found.c.target.collate("C"), found.c.rule.collate("C")
+        )
+    )
+    for partition in texts.partitions(_HASH_CHUNK):
+        yield "".join([line for (line,) in partition])
 
 
 def _result_hash(
     state: _State, result: RunResult, live: Sequence[tuple[str, str, str, int]]
 ) -> str:
     digest = hashlib.sha256()
-    for chunk in result_text(
-        as_of=state.as_of,
-        rules_version=result.rules_version,
-        input_files=result.input_files,
-        matches=_run_matches(state),
-        exceptions=live,
+    for chunk in _result_chunks(
+        state.as_of, result.rules_version, result.input_files, _match_text(state), live
     ):
         digest.update(chunk)
     return digest.hexdigest()

@@ -26,6 +26,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final, NamedTuple, cast
 
@@ -648,7 +649,8 @@ def _csv_rows(text: str, delimiter: str) -> list[_Row]:
                     f"row at line {start} has {len(cells)} cells",
                     line_no=start,
                 )
-            rows.append(_Row(start, list(cells)))
+            # The reader makes a new list per row: the row can keep it (no copy).
+            rows.append(_Row(start, cast(list[Cell], cells)))
             start = reader.line_num + 1
     except csv.Error as exc:
         raise ImportRefused(
@@ -799,12 +801,13 @@ def parse_bank_statement(
     statement_period = _resolve_period(period, preamble, profile)
     records, footer = _group(rows[layout.header_index + 1 :], layout, profile)
     sink = LineSink(key_rules or KeyRules())
-    plain = _PlainRows(layout, profile, statement_period, limits) if not is_xlsx else None
-    booked = [
-        (plain and plain.read(record, sink))
-        or _read_record(record, layout, profile, statement_period, sink, limits)
-        for record in records
-    ]
+    if is_xlsx or profile.pending_field:
+        booked = [
+            _read_record(record, layout, profile, statement_period, sink, limits)
+            for record in records
+        ]
+    else:
+        booked = _PlainRows(layout, profile, statement_period, limits).read(records, sink)
     statements = _footer_statement(
         footer, [b for b in booked if b is not None], profile, statement_period
     )
@@ -948,7 +951,11 @@ def _resolve_period(
 
 
 def _first_text(row: _Row) -> str:
-    return next((_as_text(cell) for cell in row.cells if _as_text(cell)), "")
+    for cell in row.cells:
+        text = _as_text(cell)
+        if text:
+            return text
+    return ""
 
 
 def _group(
@@ -1078,19 +1085,28 @@ def _read_record(
 
 
 class _PlainRows:
-    """The common record read quickly: text cells, no continuation, formula, extra cell or
-    pending marker, readable dates and a whole-rupiah amount within bounds. Dates and amounts
-    repeat (a day's file has a few dates and a few hundred amounts), so each distinct text is
-    read once by the general functions. :meth:`read` answers ``None`` for anything else, and
-    the general path (:func:`_read_record`) then reads the record, with the same result."""
+    """The common record read quickly: text cells, no continuation, formula, extra or missing
+    cell or pending marker, readable dates and a whole-rupiah amount within bounds. Dates and
+    amounts repeat (a day's file has a few dates and a few hundred amounts), so each distinct
+    cell text is read once by the general functions. Anything else goes to the general path
+    (:func:`_read_record`), which reads the record with the same result."""
 
-    __slots__ = ("amount_at", "amounts", "dates", "layout", "limit", "period", "profile", "text_at")
+    __slots__ = (
+        "amount_at",
+        "amounts",
+        "dates",
+        "layout",
+        "limits",
+        "needed",
+        "period",
+        "profile",
+        "text_at",
+    )
 
     def __init__(
         self, layout: _Layout, profile: BankProfile, period: _Period | None, limits: Limits
     ) -> None:
-        self.layout, self.profile, self.period = layout, profile, period
-        self.limit = limits.max_field_chars
+        self.layout, self.profile, self.period, self.limits = layout, profile, period, limits
         index_of = layout.index_of
         #: Columns the amount is read from, in the order of _read_amount's cells.
         self.amount_at = tuple(
@@ -1103,23 +1119,26 @@ class _PlainRows:
             index_of.get(name)
             for name in ("booking_date", "value_date", "reference", "customer_reference")
         )
+        #: Cells a row needs for every column to be there (fewer: the general path).
+        self.needed = max([*index_of.values(), *layout.description_indexes]) + 1
         self.dates: dict[str, date | None] = {}
         self.amounts: dict[tuple[str, ...], tuple[Decimal, int, Direction] | None] = {}
 
-    def _date(self, text: str) -> date | None:
-        if not text:
-            return None
-        found = self.dates.get(text)
-        if found is None and text not in self.dates:
-            parsed = _parse_date(text, self.profile.date_format, self.period)
-            found = self.dates[text] = parsed if isinstance(parsed, date) else None
+    def _date(self, raw: str) -> date | None:
+        """The date in a cell's text (None: blank or unreadable), read once per distinct text."""
+        if raw in self.dates:
+            return self.dates[raw]
+        text = raw.strip()
+        parsed = _parse_date(text, self.profile.date_format, self.period) if text else None
+        found = self.dates[raw] = parsed if isinstance(parsed, date) else None
         return found
 
-    def _amount(self, texts: tuple[str, ...]) -> tuple[Decimal, int, Direction] | None:
-        if texts in self.amounts:
-            return self.amounts[texts]
+    def _amount(self, raw: tuple[str, ...]) -> tuple[Decimal, int, Direction] | None:
+        """(signed, whole rupiah, direction) of the amount cells' texts, read once per texts."""
+        if raw in self.amounts:
+            return self.amounts[raw]
         cells: dict[str, Cell] = {
-            name: t for (name, _i), t in zip(self.amount_at, texts, strict=True)
+            name: text.strip() for (name, _i), text in zip(self.amount_at, raw, strict=True)
         }
         signed = _read_amount(cells, self.profile).signed
         found = None
@@ -1128,54 +1147,74 @@ class _PlainRows:
             if amount_idr is not None:
                 direction = Direction.CREDIT if signed >= 0 else Direction.DEBIT
                 found = (signed, amount_idr, direction)
-        self.amounts[texts] = found
+        self.amounts[raw] = found
         return found
 
-    def read(self, record: _Record, sink: LineSink) -> BookedAmount | None:
-        row, profile = record.row, self.profile
-        cells = cast(list[str], row.cells)  # CSV cells: every one is text
-        if (
-            record.orphan
-            or record.continuations
-            or row.formula
-            or len(cells) > self.layout.width
-            or profile.pending_field
-        ):
-            return None
-        amount = self._amount(tuple([_stripped(cells, i) for _name, i in self.amount_at]))
+    def read(self, records: list[_Record], sink: LineSink) -> list[BookedAmount | None]:
+        """Every record, in order, into ``sink``; its booked amount, or None (not booked)."""
+        layout, profile, period, limits = self.layout, self.profile, self.period, self.limits
+        limit, width, needed = limits.max_field_chars, layout.width, self.needed
+        amount_of, date_of = self._amount, self._date
+        amounts, dates = self.amounts, self.dates
+        amount_indexes = [i for _name, i in self.amount_at]
+        amount_cells = itemgetter(*amount_indexes)
+        single = amount_indexes[0] if len(amount_indexes) == 1 else None
         booking_at, value_at, reference_at, customer_at = self.text_at
-        booking = self._date(_stripped(cells, booking_at))
-        value_text = _stripped(cells, value_at)
-        value = self._date(value_text) if value_text else booking
-        description = _description(row, self.layout)
-        reference = _stripped(cells, reference_at)
-        customer = _stripped(cells, customer_at)
-        if (
-            amount is None
-            or booking is None
-            or value is None
-            or max(len(description), len(reference), len(customer)) > self.limit
-        ):
-            return None
-        signed, amount_idr, direction = amount
-        sink.accept(
-            LineDraft(
-                line_no=row.row_no,
-                booking_date=booking,
-                value_date=value,
-                amount_idr=amount_idr,
-                direction=direction,
-                description=description,
-                bank_reference=reference or None,
-                customer_reference=customer or None,
-                statement_index=0 if profile.opening_balance_label else None,
+        assert booking_at is not None  # a profile always names the booking date column
+        described = layout.description_indexes
+        description_at = described[0] if len(described) == 1 else None
+        statement_index = 0 if profile.opening_balance_label else None
+        accept = sink.accept
+        booked: list[BookedAmount | None] = []
+        for record in records:
+            row = record.row
+            cells = cast(list[str], row.cells)  # CSV cells: every one is text
+            count = len(cells)
+            if record.orphan or record.continuations or row.formula or not needed <= count <= width:
+                booked.append(_read_record(record, layout, profile, period, sink, limits))
+                continue
+            raw = (cells[single],) if single is not None else amount_cells(cells)
+            amount = amounts.get(raw) or amount_of(raw)
+            booking = dates.get(cells[booking_at]) or date_of(cells[booking_at])
+            value = booking
+            if value_at is not None:
+                value_raw = cells[value_at]
+                value = dates.get(value_raw) or date_of(value_raw)
+                if value is None and not value_raw.strip():
+                    value = booking
+            if description_at is not None:
+                description = " ".join(cells[description_at].split())
+            else:
+                description = " ".join(" ".join([cells[i] for i in described]).split())
+            reference = cells[reference_at].strip() if reference_at is not None else ""
+            customer = cells[customer_at].strip() if customer_at is not None else ""
+            if (
+                amount is None
+                or booking is None
+                or value is None
+                or len(description) > limit
+                or len(reference) > limit
+                or len(customer) > limit
+            ):
+                booked.append(_read_record(record, layout, profile, period, sink, limits))
+                continue
+            signed, amount_idr, direction = amount
+            accept(
+                LineDraft(
+                    row.row_no,
+                    booking,
+                    value,
+                    amount_idr,
+                    direction,
+                    description,
+                    reference or None,
+                    customer or None,
+                    False,
+                    statement_index,
+                )
             )
-        )
-        return BookedAmount(row.row_no, signed)
-
-
-def _stripped(cells: list[str], index: int | None) -> str:
-    return cells[index].strip() if index is not None and index < len(cells) else ""
+            booked.append(BookedAmount(row.row_no, signed))
+        return booked
 
 
 def _line(
