@@ -168,6 +168,11 @@ def _deposit_status_arg() -> DepositStatus | None:
     return DepositStatus(raw) if raw in {s.value for s in DepositStatus} else None
 
 
+def _filters() -> dict[str, str]:
+    """A list page's query without its page number: what its pager and export link carry."""
+    return {k: v for k, v in request.args.items() if k != "page"}
+
+
 @bp.app_template_global()
 def export_args(args: dict[str, Any] | None = None) -> dict[str, Any]:
     """A list page's filters for its export link, with this month so far for a missing end."""
@@ -234,7 +239,7 @@ def payments_page() -> ResponseReturnValue:
         channels=[c.value for c in Channel],
         markets=_visible_markets(user) if staff else [],
         own_credit=own_credit,
-        args={k: v for k, v in request.args.items() if k != "page"},
+        args=_filters(),
     )
 
 
@@ -535,7 +540,7 @@ def deposits_page() -> ResponseReturnValue:
         statuses=[s.value for s in DepositStatus],
         deposited_from=deposited_from,
         deposited_to=deposited_to,
-        args={k: v for k, v in request.args.items() if k != "page"},
+        args=_filters(),
     )
 
 

@@ -53,18 +53,7 @@ class CodeSchema(Schema):
 
 
 def _code_dict(code: DynamicCode) -> dict[str, Any]:
-    return {
-        "reference": code.reference,
-        "payload": code.payload,
-        "amount_idr": code.amount_idr,
-        "bill_label": code.bill_label,
-        "created_at": code.created_at,
-        "expires_at": code.expires_at,
-        "expired": code.expired,
-        "vendor_id": code.vendor_id,
-        "market_code": code.market_code,
-        "bills": [asdict(bill) for bill in code.bills],
-    }
+    return {**asdict(code), "expired": code.expired}
 
 
 @blp.route("/qris-codes")

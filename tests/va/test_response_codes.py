@@ -309,3 +309,10 @@ def test_too_many_calls_from_one_bank(app: Flask, sim: SimulatedBank, vendor: Bi
             "2007300",
             "2002400",
         ]
+
+
+def test_a_malformed_rate_limit_stops_the_start(app_config: dict[str, Any]) -> None:
+    from retribusi import create_app
+
+    with pytest.raises(ValueError, match="lots"):
+        create_app({**app_config, "SNAP_RATE_LIMIT": "lots"})
