@@ -388,7 +388,10 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
         recorded_by=incoming.recorded_by,
     )
     session.add(payment)
-    session.flush()  # claims the reference: a duplicate fails here, before any work
+    # Claims the reference (a duplicate fails here, before any work) and, on SQLite, takes the
+    # database's write lock: the bills read next are read by one writer at a time, so a closed
+    # VA's amount check cannot pass twice (tests/va/test_concurrency.py).
+    session.flush()
     opened = open_accounts(session, incoming.vendor_id, paid_on, lock=True)
     by_id = {bill.id: (bill, account) for bill, account in opened}
     targets = list(incoming.target_bill_ids)

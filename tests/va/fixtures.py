@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from flask import Flask
 
@@ -62,3 +64,23 @@ def billed_vendor(
         )
         db.session.remove()
     return result
+
+
+def post_together(app: Flask, requests: list[tuple[dict[str, str], bytes]]) -> list[dict[str, Any]]:
+    """Send payment flags at once, one thread (own app context, own connection) each."""
+    barrier = threading.Barrier(len(requests))
+    answers: list[dict[str, Any]] = [{} for _ in requests]
+
+    def run(index: int) -> None:
+        headers, body = requests[index]
+        client = app.test_client()
+        barrier.wait()
+        reply = client.post("/snap/v1.0/transfer-va/payment", headers=headers, data=body)
+        answers[index] = {"status": reply.status_code, **reply.get_json()}
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return answers

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,30 +13,11 @@ from payments.models import Allocation, Payment
 from payments.snap.models import VaType
 from payments.verify import verify_ledger
 from retribusi.extensions import db
-from tests.va.fixtures import bank, billed_vendor
+from tests.va.fixtures import bank, billed_vendor, post_together
 
 pytestmark = pytest.mark.postgres
 THREADS = 50
 PAYMENT = "/v1.0/transfer-va/payment"
-
-
-def post_together(app: Flask, requests: list[tuple[dict[str, str], bytes]]) -> list[dict[str, Any]]:
-    barrier = threading.Barrier(len(requests))
-    answers: list[dict[str, Any]] = [{} for _ in requests]
-
-    def run(index: int) -> None:
-        headers, body = requests[index]
-        client = app.test_client()
-        barrier.wait()
-        reply = client.post("/snap" + PAYMENT, headers=headers, data=body)
-        answers[index] = {"status": reply.status_code, **reply.get_json()}
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return answers
 
 
 def test_fifty_identical_flags_record_one_payment(app: Flask) -> None:
