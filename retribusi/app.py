@@ -9,10 +9,10 @@ from typing import Any
 
 from flask import Flask, request, session
 from flask_babel import get_locale
-from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from retribusi import clock
+from retribusi.api import RetribusiApi
 from retribusi.config import load_config
 from retribusi.extensions import babel, csrf, db, limiter, login_manager, migrate
 from retribusi.money import format_idr
@@ -102,7 +102,7 @@ def register_extensions(app: Flask) -> None:
     )
     babel.init_app(app, locale_selector=_select_locale)
     init_login(app, login_manager)
-    app.extensions["retribusi.api"] = Api(app)
+    app.extensions["retribusi.api"] = RetribusiApi(app)
     app.jinja_env.filters["rupiah"] = format_idr
     app.jinja_env.filters["wib"] = clock.format_wib
 
@@ -115,7 +115,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
-    api: Api = app.extensions["retribusi.api"]
+    api: RetribusiApi = app.extensions["retribusi.api"]
     api.register_blueprint(kernel_api)
     register_error_handlers(app)
 

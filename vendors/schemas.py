@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, post_dump, validate
+from marshmallow import INCLUDE, Schema, fields, post_dump, validate
 
 from retribusi.db import MAX_ID
 from vendors.fields import MAX_NAME_LEN
@@ -201,6 +201,10 @@ class PlacementDetailSchema(PlacementSchema):
 
 class VendorDetailSchema(Schema):
     """``vendors show --json``; later packages add keys (VA numbers, bills, balance)."""
+
+    class Meta:
+        # INCLUDE: the document allows the keys later packages add (additionalProperties).
+        unknown = INCLUDE
 
     vendor = fields.Dict(required=True)
     stalls = fields.List(fields.Nested(StallSchema), required=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from retribusi.db import MAX_ID
@@ -9,6 +11,14 @@ from retribusi.levy.models import BillKind, BillStatus
 from retribusi.levy.rules import AGE_BUCKETS
 
 MAX_PAGE_SIZE = 200
+
+
+def decimal_string(**kwargs: Any) -> fields.Decimal:
+    """A decimal sent as a string ("2.00"), and so documented: as a JSON number a client would
+    read it as binary floating point."""
+    return fields.Decimal(
+        as_string=True, metadata={"type": "string", "format": "decimal"}, **kwargs
+    )
 
 
 class PageArgs(Schema):
@@ -55,13 +65,13 @@ class LineSchema(Schema):
     service_to = fields.Date(required=True)
     days_covered = fields.Integer(required=True)
     month_length = fields.Integer(allow_none=True)
-    billable_days = fields.Decimal(as_string=True, required=True)
-    area_m2 = fields.Decimal(as_string=True, allow_none=True)
+    billable_days = decimal_string(required=True)
+    area_m2 = decimal_string(allow_none=True)
     unit = fields.String(required=True)
-    quantity = fields.Decimal(as_string=True, required=True)
-    rate_idr = fields.Decimal(as_string=True, required=True)
+    quantity = decimal_string(required=True)
+    rate_idr = decimal_string(required=True)
     tntd_idr_per_m2 = fields.Integer(allow_none=True)
-    relief_pct = fields.Decimal(as_string=True, required=True)
+    relief_pct = decimal_string(required=True)
     amount_idr = fields.Integer(required=True)
     legal_basis = fields.String(required=True)
     tariff_id = fields.Integer(required=True)
@@ -85,7 +95,7 @@ class BillSchema(Schema):
     illustrative = fields.Boolean(required=True)
     month_days_rule = fields.String(required=True)
     rounding_rule = fields.String(required=True)
-    sanction_rate_pct_per_month = fields.Decimal(as_string=True, required=True)
+    sanction_rate_pct_per_month = decimal_string(required=True)
     sanction_cap_months = fields.Integer(required=True)
     sanction_part_month_counts = fields.Boolean(required=True)
     void_reason = fields.String(allow_none=True)
