@@ -116,6 +116,10 @@ class MarketNameForm(FlaskForm):  # type: ignore[misc]
     kecamatan = StringField(_l("Kecamatan"))
 
 
+class BlockNameForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(_l("Block name"))
+
+
 class ImportForm(FlaskForm):  # type: ignore[misc]
     file = FileField(_l("CSV or XLSX file"))
     dry_run = BooleanField(_l("Only check, write nothing"))

@@ -149,6 +149,7 @@ def market_list_rows() -> list[MarketRow]:
 
 MARKET_NAME_MAX = 120  # Market.name
 KECAMATAN_MAX = 60  # Market.kecamatan
+BLOCK_NAME_MAX = 80  # Block.name
 
 
 def load_markets(actor: Actor) -> int:
@@ -305,6 +306,32 @@ def rename_market(code: str, *, name: str, kecamatan: str, actor: Actor) -> Mark
             details={"before": before, "after": values},
         )
     return market
+
+
+def rename_block(code: str, block_code: str, *, name: str, actor: Actor) -> Block:
+    """Give a block the name people use ("Blok A" → "Los Daging, lantai 1"). Its code stays: it
+    is part of every stall's label, the QRIS cards and the import files."""
+    market = get_market(code, actor)
+    block = db.session.scalar(
+        select(Block).where(Block.market_id == market.id, Block.code == block_code)
+    )
+    if block is None:
+        raise NotFound(f"no block {block_code[:20]!r} in {market.code}")
+    parsed = _collect([("name", lambda: fields.parse_place_name(name, max_len=BLOCK_NAME_MAX))])
+    new_name = parsed["name"]
+    if new_name == block.name:
+        raise invalid("name", N_("nothing changed"))
+    with transaction(db.session):
+        before, block.name = block.name, new_name
+        record_event(
+            db.session,
+            actor=actor.label,
+            action="block.renamed",
+            subject_type="market",
+            subject_id=market.code,
+            details={"block": block.code, "before": before, "after": new_name},
+        )
+    return block
 
 
 # --- stalls -----------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from vendors.services import (
     list_markets,
     market_stalls,
     placements_of,
+    rename_block,
     rename_market,
     search_vendors,
     set_market_class,
@@ -423,14 +424,20 @@ def _market_page(
     *,
     name_form: forms.MarketNameForm | None = None,
     name_errors: FieldErrors | None = None,
+    block_code: str | None = None,
+    block_form: forms.BlockNameForm | None = None,
+    block_errors: FieldErrors | None = None,
 ) -> ResponseReturnValue:
-    block_code = request.args.get("blok", "")[:20] or None
+    block_code = block_code or request.args.get("blok", "")[:20] or None
     market, blocks, active = market_stalls(code[:32], _actor())
     if name_form is None:
         name_form = forms.MarketNameForm(
             formdata=None, data={"name": market.name, "kecamatan": market.kecamatan}
         )
     chosen = next((b for b in blocks if b.code == block_code), blocks[0] if blocks else None)
+    if block_form is None:
+        current = {"name": chosen.name if chosen else ""}
+        block_form = forms.BlockNameForm(formdata=None, data=current)
     return render_template(
         "vendors/market.html",
         market=market,
@@ -445,6 +452,8 @@ def _market_page(
         errors=errors,
         name_form=name_form,
         name_errors=name_errors or {},
+        block_form=block_form,
+        block_errors=block_errors or {},
     ), status
 
 
@@ -492,6 +501,26 @@ def market_name(code: str) -> ResponseReturnValue:
     db.session.rollback()
     class_form = forms.MarketClassForm(formdata=None)
     return _market_page(code, class_form, {}, status, name_form=form, name_errors=errors)
+
+
+@bp.route("/pasar/<code>/blok/<blok>/nama", methods=["POST"])
+@roles_required(Role.ADMIN)
+def block_name(code: str, blok: str) -> ResponseReturnValue:
+    form = forms.BlockNameForm()
+
+    def work() -> ResponseReturnValue:
+        block = rename_block(code[:32], blok[:20], name=form.name.data or "", actor=_actor())
+        flash(_("%(name)s saved.", name=block.name), "info")
+        return redirect(url_for("vendors.market_page", code=code[:32], blok=block.code))
+
+    done, errors, status = _submit(form, work)
+    if done is not None:
+        return done
+    db.session.rollback()
+    class_form = forms.MarketClassForm(formdata=None)
+    return _market_page(
+        code, class_form, {}, status, block_code=blok[:20], block_form=form, block_errors=errors
+    )
 
 
 @bp.route("/pasar/<code>/tempat/baru", methods=["GET", "POST"])

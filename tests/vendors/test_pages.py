@@ -211,6 +211,43 @@ def test_stalls_and_the_market_class(app: Flask, client: FlaskClient, auth: Auth
         assert gede.class_on(date(2027, 1, 2)) is MarketClass.IA
 
 
+def test_admin_renames_a_block_and_its_code_stays(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    setup_registry(app)
+    auth.login_as(Role.OFFICER, market_codes=("KLEWER",))
+    token = csrf_token(client, "/pasar/KLEWER?blok=A")
+    form = 'action="/pasar/KLEWER/blok/A/nama"'
+    assert form not in page_text(client.get("/pasar/KLEWER?blok=A"))
+    officer = client.post("/pasar/KLEWER/blok/A/nama", data={"csrf_token": token, "name": "Los"})
+    assert officer.status_code == 403
+    auth.logout()
+    auth.login_as(Role.ADMIN)
+    assert form in page_text(client.get("/pasar/KLEWER?blok=A"))
+    token = csrf_token(client, "/pasar/KLEWER?blok=A")
+    for name in ("", "B" * 81, "Blok\x00A"):
+        refused = client.post("/pasar/KLEWER/blok/A/nama", data={"csrf_token": token, "name": name})
+        assert refused.status_code == 422, name
+        assert 'id="block-name-error"' in page_text(refused), name
+    same = client.post("/pasar/KLEWER/blok/A/nama", data={"csrf_token": token, "name": "Blok A"})
+    assert same.status_code == 422 and "tidak ada yang berubah" in page_text(same).lower()
+    unknown = client.post("/pasar/KLEWER/blok/ZZ/nama", data={"csrf_token": token, "name": "Los"})
+    assert unknown.status_code == 404
+    assert not audit(app, "block.renamed")
+    done = client.post(
+        "/pasar/KLEWER/blok/A/nama",
+        data={"csrf_token": token, "name": " Los  Batik, lantai 1 "},
+    )
+    assert done.status_code == 302 and done.headers["Location"].endswith("/pasar/KLEWER?blok=A")
+    assert "Los Batik, lantai 1" in page_text(client.get("/pasar/KLEWER?blok=A"))
+    (event,) = audit(app, "block.renamed")
+    assert event.subject_id == "KLEWER"
+    assert event.details == {"block": "A", "before": "Blok A", "after": "Los Batik, lantai 1"}
+    with app.app_context():
+        stall = db.session.scalar(sa.select(Stall).where(Stall.number == "012"))
+        assert stall is not None and stall.block.code == "A"
+
+
 def test_admin_corrects_a_markets_name_and_kecamatan(
     app: Flask, client: FlaskClient, auth: AuthActions
 ) -> None:
