@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     # API calls and signed bank callbacks are exempt by rule, not by a list of endpoints.
     "WTF_CSRF_CHECK_DEFAULT": False,
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    # False switches every rate limit off (the login limits and SNAP_RATE_LIMIT), e.g. behind a
+    # gateway that limits. Always set: Flask-Limiter keeps the last app's value otherwise.
+    "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
     "RATELIMIT_STRATEGY": "moving-window",
