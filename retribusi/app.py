@@ -134,8 +134,9 @@ def register_blueprints(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     from retribusi.auth.access import enforce
-    from retribusi.security import csrf_gate, security_headers
+    from retribusi.security import csrf_gate, refuse_nul, security_headers
 
+    app.before_request(refuse_nul)
     app.before_request(csrf_gate)
     app.before_request(enforce)
     app.after_request(security_headers)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, Request, Response, current_app, request
+from typing import Any
+
+from flask import Flask, Request, Response, abort, current_app, request
 from flask_login import LoginManager
 
 from retribusi.auth.models import User
@@ -33,6 +35,33 @@ def _bearer(req: Request) -> str | None:
     header = req.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def refuse_nul() -> None:
+    """PostgreSQL can neither store nor compare a text holding NUL (U+0000), and SQLite can: a
+    path, query value, form field or JSON string holding one is refused here (400) before a view
+    hands it to the database, where it was a 500 on PostgreSQL only. SNAP calls have their own
+    checks (unprintable characters are ``400xx01``); uploaded files are read by the importers,
+    which refuse NUL bytes with the reason."""
+    if request.path.startswith("/snap/"):
+        return
+    suspects: list[Any] = [request.path, *request.args.items(multi=True)]
+    if request.method in _UNSAFE_METHODS:
+        suspects += request.form.items(multi=True)
+        if request.is_json:
+            suspects.append(request.get_json(silent=True))
+    if any(_has_nul(list(s)) if isinstance(s, tuple) else _has_nul(s) for s in suspects):
+        abort(400, description="the request holds a NUL character (U+0000), which is refused")
 
 
 def csrf_gate() -> None:
