@@ -225,7 +225,7 @@ def test_admin_renames_a_block_and_its_code_stays(
     auth.login_as(Role.ADMIN)
     assert form in page_text(client.get("/pasar/KLEWER?blok=A"))
     token = csrf_token(client, "/pasar/KLEWER?blok=A")
-    for name in ("", "B" * 81, "Blok\x00A"):
+    for name in ("", "B" * 81, "Blok\x07A"):
         refused = client.post("/pasar/KLEWER/blok/A/nama", data={"csrf_token": token, "name": name})
         assert refused.status_code == 422, name
         assert 'id="block-name-error"' in page_text(refused), name
@@ -265,7 +265,7 @@ def test_admin_corrects_a_markets_name_and_kecamatan(
     refusals = [
         ({"name": "", "kecamatan": "Jebres"}, "name"),
         ({"name": "Pasar Gede", "kecamatan": "J" * 61}, "kecamatan"),
-        ({"name": "Pasar\x00Gede", "kecamatan": "Jebres"}, "name"),
+        ({"name": "Pasar\x07Gede", "kecamatan": "Jebres"}, "name"),
         ({"name": "N" * 121, "kecamatan": "Jebres"}, "name"),
     ]
     for data, field in refusals:
