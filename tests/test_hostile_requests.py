@@ -22,9 +22,10 @@ from flask_wtf import FlaskForm
 
 from tests.conftest import CSRF_RE, AuthActions
 
-HOSTILE = ["", "-1", "9" * 25, "1e9", "2026-13-45", "\x00ÿ'\"<", "A" * 3000]
+# NUL on its own: retribusi.security refuses it before any view, so it would shield the rest.
+HOSTILE = ["", "-1", "9" * 25, "2026-13-45", "ÿ'\"<", "A" * 3000, "\x00"]
 # "²" is a digit to str.isdigit, not to int; "%" a LIKE wildcard.
-IN_QUERIES = ["-1", "9" * 25, "2026-13-45", "\x00ÿ'\"<", "²", "%"]
+IN_QUERIES = ["-1", "9" * 25, "2026-13-45", "ÿ'\"<%²", "\x00"]
 #: Query parameters the views read (request.args), and a few they might.
 PARAMETERS = [
     "market",
