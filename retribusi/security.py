@@ -42,7 +42,7 @@ def _has_nul(value: Any) -> bool:
         return "\x00" in value
     if isinstance(value, dict):
         return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return any(_has_nul(v) for v in value)
     return False
 
@@ -60,7 +60,7 @@ def refuse_nul() -> None:
         suspects += request.form.items(multi=True)
         if request.is_json:
             suspects.append(request.get_json(silent=True))
-    if any(_has_nul(list(s)) if isinstance(s, tuple) else _has_nul(s) for s in suspects):
+    if _has_nul(suspects):
         abort(400, description="the request holds a NUL character (U+0000), which is refused")
 
 

@@ -312,9 +312,7 @@ def rename_block(code: str, block_code: str, *, name: str, actor: Actor) -> Bloc
     """Give a block the name people use ("Blok A" → "Los Daging, lantai 1"). Its code stays: it
     is part of every stall's label, the QRIS cards and the import files."""
     market = get_market(code, actor)
-    block = db.session.scalar(
-        select(Block).where(Block.market_id == market.id, Block.code == block_code)
-    )
+    block = _find_block(market, block_code)
     if block is None:
         raise NotFound(f"no block {block_code[:20]!r} in {market.code}")
     parsed = _collect([("name", lambda: fields.parse_place_name(name, max_len=BLOCK_NAME_MAX))])
@@ -384,8 +382,12 @@ def stall_transition(stall: Stall, to: StallStatus, *, actor: Actor, reason: str
     )
 
 
+def _find_block(market: Market, code: str) -> Block | None:
+    return db.session.scalar(select(Block).where(Block.market_id == market.id, Block.code == code))
+
+
 def _block(market: Market, code: str) -> Block:
-    block = db.session.scalar(select(Block).where(Block.market_id == market.id, Block.code == code))
+    block = _find_block(market, code)
     if block is None:
         block = Block(market_id=market.id, code=code, name=f"Blok {code}")
         db.session.add(block)

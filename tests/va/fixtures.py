@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import threading
+import json
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 from flask import Flask
@@ -15,11 +16,13 @@ from payments.va.services import va_numbers_for_vendor
 from retribusi.extensions import db
 from retribusi.levy.billing import issue_bills, open_bills_for_vendor
 from retribusi.levy.models import TariffVersion
+from tests.factories import run_together
 from tests.levy import factories as f
 from tests.snap.helpers import Registered, client_for, register
 
 TODAY = date(2026, 11, 23)  # the frozen clock, in Jakarta
 COMPANY_CODE = "12345"
+PAYMENT = "/v1.0/transfer-va/payment"
 
 
 @dataclass
@@ -66,21 +69,38 @@ def billed_vendor(
     return result
 
 
+def signed_flag(
+    sim: SimulatedBank,
+    vendor: Billed,
+    amount_idr: int,
+    *,
+    request_id: str,
+    external_id: str,
+    **extra: str,
+) -> tuple[dict[str, str], bytes]:
+    """A payment flag for ``vendor``'s VA at ``sim``'s bank, and its signed headers."""
+    body = json.dumps(
+        {
+            "partnerServiceId": COMPANY_CODE.rjust(8),
+            "customerNo": vendor.va[5:],
+            "virtualAccountNo": COMPANY_CODE.rjust(8) + vendor.va[5:],
+            "paymentRequestId": request_id,
+            "paidAmount": {"value": f"{amount_idr}.00", "currency": "IDR"},
+            **extra,
+        }
+    ).encode()
+    return sim.client.signed_headers(PAYMENT, body, external_id=external_id), body
+
+
 def post_together(app: Flask, requests: list[tuple[dict[str, str], bytes]]) -> list[dict[str, Any]]:
     """Send payment flags at once, one thread (own app context, own connection) each."""
-    barrier = threading.Barrier(len(requests))
-    answers: list[dict[str, Any]] = [{} for _ in requests]
 
-    def run(index: int) -> None:
-        headers, body = requests[index]
-        client = app.test_client()
-        barrier.wait()
-        reply = client.post("/snap/v1.0/transfer-va/payment", headers=headers, data=body)
-        answers[index] = {"status": reply.status_code, **reply.get_json()}
+    def post(headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        reply = app.test_client().post("/snap" + PAYMENT, headers=headers, data=body)
+        return {"status": reply.status_code, **reply.get_json()}
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    answers = run_together(app, [partial(post, headers, body) for headers, body in requests])
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
     return answers

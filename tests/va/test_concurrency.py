@@ -8,7 +8,6 @@ open bills are read.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import sqlalchemy as sa
@@ -17,27 +16,18 @@ from flask import Flask
 from payments.models import Allocation, CreditEntry, Payment
 from payments.verify import verify_ledger
 from retribusi.extensions import db
-from tests.va.fixtures import bank, billed_vendor, post_together
+from tests.va.fixtures import bank, billed_vendor, post_together, signed_flag
 
 THREADS = 12
-PAYMENT = "/v1.0/transfer-va/payment"
 
 
 def test_many_full_payments_of_a_closed_va_at_once_record_one(app: Flask) -> None:
     _reg, sim = bank(app)
     vendor = billed_vendor(app, months=("2026-10", "2026-11"))
-    requests = []
-    for n in range(THREADS):
-        body = json.dumps(
-            {
-                "partnerServiceId": "   12345",
-                "customerNo": vendor.va[5:],
-                "virtualAccountNo": "   12345" + vendor.va[5:],
-                "paymentRequestId": f"FULL-{n:03d}",
-                "paidAmount": {"value": f"{vendor.owed_idr}.00", "currency": "IDR"},
-            }
-        ).encode()
-        requests.append((sim.client.signed_headers(PAYMENT, body, external_id=f"F-{n:03d}"), body))
+    requests = [
+        signed_flag(sim, vendor, vendor.owed_idr, request_id=f"FULL-{n:03d}", external_id=f"F-{n}")
+        for n in range(THREADS)
+    ]
     answers = post_together(app, requests)
     codes = Counter(a["responseCode"] for a in answers)
     # One pays the total; every other finds nothing left to pay: none becomes credit.

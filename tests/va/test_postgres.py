@@ -13,28 +13,24 @@ from payments.models import Allocation, Payment
 from payments.snap.models import VaType
 from payments.verify import verify_ledger
 from retribusi.extensions import db
-from tests.va.fixtures import bank, billed_vendor, post_together
+from tests.va.fixtures import bank, billed_vendor, post_together, signed_flag
 
 pytestmark = pytest.mark.postgres
 THREADS = 50
-PAYMENT = "/v1.0/transfer-va/payment"
 
 
 def test_fifty_identical_flags_record_one_payment(app: Flask) -> None:
     _reg, sim = bank(app)
     vendor = billed_vendor(app, months=("2026-10", "2026-11"))
-    body = json.dumps(
-        {
-            "partnerServiceId": "   12345",
-            "customerNo": vendor.va[5:],
-            "virtualAccountNo": "   12345" + vendor.va[5:],
-            "paymentRequestId": "SAME-FLAG-1",
-            "paidAmount": {"value": f"{vendor.owed_idr}.00", "currency": "IDR"},
-            "flagAdvise": "N",
-        }
-    ).encode()
-    headers = sim.client.signed_headers(PAYMENT, body, external_id="EXT-SAME-1")
-    answers = post_together(app, [(headers, body)] * THREADS)
+    flag = signed_flag(
+        sim,
+        vendor,
+        vendor.owed_idr,
+        request_id="SAME-FLAG-1",
+        external_id="EXT-SAME-1",
+        flagAdvise="N",
+    )
+    answers = post_together(app, [flag] * THREADS)
     assert Counter(a["responseCode"] for a in answers) == {"2002500": THREADS}, answers
     assert len({json.dumps(a, sort_keys=True) for a in answers}) == 1  # the same answer
     with app.app_context():
@@ -48,18 +44,10 @@ def test_fifty_different_payments_for_one_vendor_never_over_allocate(app: Flask)
     _reg, sim = bank(app, va_type=VaType.PARTIAL)
     vendor = billed_vendor(app, months=("2026-09", "2026-10", "2026-11"))
     part_idr = vendor.owed_idr // 7 + 1  # six fit; a seventh would pay more than is owed
-    requests = []
-    for n in range(THREADS):
-        body = json.dumps(
-            {
-                "partnerServiceId": "   12345",
-                "customerNo": vendor.va[5:],
-                "virtualAccountNo": "   12345" + vendor.va[5:],
-                "paymentRequestId": f"PART-{n:03d}",
-                "paidAmount": {"value": f"{part_idr}.00", "currency": "IDR"},
-            }
-        ).encode()
-        requests.append((sim.client.signed_headers(PAYMENT, body, external_id=f"E-{n:03d}"), body))
+    requests = [
+        signed_flag(sim, vendor, part_idr, request_id=f"PART-{n:03d}", external_id=f"E-{n:03d}")
+        for n in range(THREADS)
+    ]
     answers = post_together(app, requests)
     codes = Counter(a["responseCode"] for a in answers)
     assert set(codes) <= {"2002500", "4042513"}, codes
