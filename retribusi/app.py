@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, request, session
 from flask_babel import get_locale
+from sqlalchemy.orm import configure_mappers
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from retribusi import clock
@@ -45,6 +46,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from retribusi.auth.access import check_all_declared
 
     check_all_declared(app, app.config["PUBLIC_ENDPOINTS"])
+    # Every model is imported by now: resolve the relationships here, so a wrong one fails at
+    # start-up, not on some request, and no worker's first query pays for it (about 0.2 s).
+    configure_mappers()
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO)
     return app
