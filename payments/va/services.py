@@ -13,8 +13,9 @@ flag with the same ``paymentRequestId`` (a replay answers the first answer, what
 exactly the total; partial: at most the total; open: anything, the excess becoming credit),
 then :func:`payments.ledger.record_payment`, which allocates and receipts and commits. The lock
 makes concurrent flags for one vendor take turns, so the amount check and the allocation see
-the same bills. (On SQLite the check and the allocation may interleave; the allocation trigger
-still refuses over-allocation and any excess becomes credit; SQLite is the single-user demo.)
+the same bills. On SQLite the payment's first write (claiming its reference) takes the
+database's write lock before the bills are read, so there too the check and the allocation of
+two concurrent flags cannot interleave (``tests/va/test_concurrency.py``).
 """
 
 from __future__ import annotations
