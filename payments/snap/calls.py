@@ -42,23 +42,30 @@ def _digest_label(secret: str) -> str:
 def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, Any]:
     """Header name → value (a list when repeated), with the bearer token replaced by a digest."""
     stored: dict[str, Any] = {}
-    for count, (name, value) in enumerate(headers):
+    for count, (raw_name, value) in enumerate(headers):
         if count >= MAX_HEADERS_STORED:
             stored["…"] = "more headers not stored"
             break
+        name = storable(raw_name)
         lower = name.lower()
         if lower in _DROPPED_HEADERS:
             continue
-        text = value[:MAX_HEADER_VALUE_STORED]
+        text = storable(value[:MAX_HEADER_VALUE_STORED])
         if lower == "authorization":
             scheme, _, token = value.strip().partition(" ")
-            text = f"{scheme} {_digest_label(token.strip())}" if token else REDACTED
+            text = f"{storable(scheme)} {_digest_label(token.strip())}" if token else REDACTED
         if name in stored:
             previous = stored[name]
             stored[name] = [*(previous if isinstance(previous, list) else [previous]), text]
         else:
             stored[name] = text
     return stored
+
+
+def storable(text: str) -> str:
+    """``text`` as PostgreSQL can keep it: NUL is refused in its text and JSON, so it becomes
+    U+FFFD (the length and the position stay). A call is logged before it is validated."""
+    return text.replace("\x00", "\ufffd")
 
 
 def redact_answer(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,13 +103,12 @@ def add_call(session: AnySession, record: CallRecord) -> SnapCall:
         partner_id=record.partner_id,
         service=record.service,
         method=record.method[:10],
-        endpoint_url=record.endpoint_url[:ENDPOINT_URL_STORED_CHARS],
+        endpoint_url=storable(record.endpoint_url[:ENDPOINT_URL_STORED_CHARS]),
         external_id=external_id,
         request_key=request_key,
-        remote_addr=(record.remote_addr or "")[:64] or None,
+        remote_addr=storable(record.remote_addr or "")[:64] or None,
         headers=record.headers,
-        # NUL cannot be stored in PostgreSQL text; U+FFFD keeps the length and position.
-        body=record.body.decode("utf-8", "replace").replace("\x00", "\ufffd"),
+        body=storable(record.body.decode("utf-8", "replace")),
         body_sha256=hashlib.sha256(record.body).hexdigest(),
         received_at=record.received_at,
     )

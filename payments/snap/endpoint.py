@@ -38,7 +38,6 @@ from typing import Any, Final
 
 from flask import Flask, Response, current_app, request
 from limits import RateLimitItem, parse_many
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from payments.snap.calls import (
@@ -51,8 +50,8 @@ from payments.snap.calls import (
 )
 from payments.snap.codes import Case, Service, SnapError
 from payments.snap.messages import SnapResponse, build_error_response, decode_json_body
-from payments.snap.models import Partner, PartnerKind, SignatureMode
-from payments.snap.partners import PartnerInfo
+from payments.snap.models import PartnerKind, SignatureMode
+from payments.snap.partners import PartnerInfo, find_by_partner_id
 from payments.snap.signature import (
     MAX_BODY_BYTES,
     SecurityErrorKind,
@@ -235,11 +234,6 @@ def _remote_addr() -> str | None:
     return request.remote_addr
 
 
-def partner_for_call(partner_id: str) -> PartnerInfo | None:
-    row = db.session.scalars(select(Partner).where(Partner.partner_id == partner_id)).first()
-    return PartnerInfo.of(row) if row is not None else None
-
-
 def unknown_client(why: str = "Unknown client") -> SnapSecurityError:
     error = SnapSecurityError(SecurityErrorKind.UNKNOWN_CLIENT, why)
     error.detail = why
@@ -276,7 +270,7 @@ def _authenticate(
     # Which variant to parse needs the partner, and the partner needs a header: look at the
     # one header first, then parse strictly.
     partner_header = request.headers.get("X-PARTNER-ID", "").strip()
-    partner = partner_for_call(partner_header) if partner_header else None
+    partner = find_by_partner_id(partner_header) if partner_header else None
     asymmetric = partner is not None and partner.signature_mode is SignatureMode.ASYMMETRIC
     headers = parse_service_headers(request.headers, token_required=not asymmetric)
     inbound.headers = headers
@@ -521,10 +515,14 @@ def snap_endpoint(
 
 
 def string_field(name: str) -> RequestKey:
-    """A request key read from a top-level string field (e.g. ``paymentRequestId``)."""
+    """A request key read from a top-level string field (e.g. ``paymentRequestId``). It is read
+    before the handler validates the body: a value no valid request carries (not printable ASCII,
+    a NUL say) is no key, and the handler refuses the field."""
 
     def key(payload: dict[str, Any]) -> str | None:
         value = payload.get(name)
-        return value if isinstance(value, str) and value.strip() else None
+        if not isinstance(value, str) or not value.isascii() or not value.isprintable():
+            return None
+        return value if value.strip() else None
 
     return key

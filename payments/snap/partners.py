@@ -13,6 +13,7 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute
 
 from payments.snap.messages import MAX_BILL_DETAILS
 from payments.snap.models import (
@@ -396,12 +397,19 @@ def get_partner(code: str) -> PartnerInfo:
 
 
 def find_by_client_id(client_id: str) -> PartnerInfo | None:
-    row = db.session.scalars(select(Partner).where(Partner.client_id == client_id)).first()
-    return PartnerInfo.of(row) if row is not None else None
+    return _find(Partner.client_id, client_id)
 
 
 def find_by_partner_id(partner_id: str) -> PartnerInfo | None:
-    row = db.session.scalars(select(Partner).where(Partner.partner_id == partner_id)).first()
+    """The partner a call's ``X-PARTNER-ID`` names; read before the headers are validated, so a
+    value no profile can hold (a NUL, which PostgreSQL refuses in a query) finds none."""
+    return _find(Partner.partner_id, partner_id)
+
+
+def _find(column: InstrumentedAttribute[str], value: str) -> PartnerInfo | None:
+    if _HEADER_VALUE_RE.fullmatch(value) is None:
+        return None
+    row = db.session.scalars(select(Partner).where(column == value)).first()
     return PartnerInfo.of(row) if row is not None else None
 
 
