@@ -27,6 +27,8 @@ from retribusi.levy.billing import issue_bills
 from tests.levy import factories as f
 from tests.payments.factories import api_headers
 
+pytestmark = pytest.mark.sweep
+
 
 def _document() -> dict[str, Any]:
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "t"})

@@ -22,6 +22,8 @@ from flask_wtf import FlaskForm
 
 from tests.conftest import CSRF_RE, AuthActions
 
+pytestmark = pytest.mark.sweep
+
 # NUL on its own: retribusi.security refuses it before any view, so it would shield the rest.
 HOSTILE = ["", "-1", "9" * 25, "2026-13-45", "ÿ'\"<", "A" * 3000, "\x00"]
 # "²" is a digit to str.isdigit, not to int; "%" a LIKE wildcard.
