@@ -53,6 +53,8 @@ def base_config(url: str) -> dict[str, Any]:
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": url,
         "ARGON2_PROFILE": "fast",
+        # A smaller demo registry than `make run` loads (5000): every demo step still runs.
+        "VENDORS_DEMO_VENDORS": 400,
         "SQLALCHEMY_ENGINE_OPTIONS": {"poolclass": sa.pool.NullPool},
     }
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
@@ -15,12 +13,6 @@ from reconcile.demo import SIM_DAY_QRIS, SIM_DAY_VA
 from retribusi.extensions import db
 from tests.levy import factories as f
 from vendors.models import Vendor
-
-
-@pytest.fixture
-def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
-    # A smaller registry than `make run` loads, so the test stays quick; every step still runs.
-    return {**app_config, "VENDORS_DEMO_VENDORS": 400}
 
 
 def test_the_demo_pays_bills_deposits_cash_and_the_ledger_verifies(
