@@ -31,9 +31,11 @@ from retribusi.errors import DomainError
 _SHOWN_ONCE = "client secret (shown once; give it to the partner over a safe channel):"
 
 
-def _read_pem(handle: IO[str]) -> str:
+def _read_pem(handle: IO[bytes]) -> str:
     # A PEM is a few kilobytes; read a little more than the limit so the check can refuse it.
-    return handle.read(MAX_PEM_CHARS + 1)
+    # Bytes that are not UTF-8 (a DER or binary file given by mistake) become U+FFFD, which the
+    # key check refuses like any other text that is not a PEM, naming the field.
+    return handle.read(MAX_PEM_CHARS + 1).decode("utf-8", "replace")
 
 
 @click.group("banks", help="SNAP partner profiles: banks (VA) and QRIS acquirers.")
@@ -48,7 +50,7 @@ def banks_cli() -> None:
 @click.option(
     "--public-key",
     "public_key",
-    type=click.File("r"),
+    type=click.File("rb"),
     required=True,
     help="The partner's RSA public key: SPKI, PKCS#1 or certificate PEM ('-' for stdin).",
 )
@@ -87,7 +89,7 @@ def banks_add(
     code: str,
     name: str,
     client_id: str,
-    public_key: IO[str],
+    public_key: IO[bytes],
     kind: str,
     partner_id: str | None,
     channel_id: str | None,
@@ -175,10 +177,10 @@ def banks_rotate_secret(code: str, as_json: bool) -> None:
 
 @banks_cli.command("set-key")
 @click.argument("code")
-@click.option("--public-key", "public_key", type=click.File("r"), required=True)
+@click.option("--public-key", "public_key", type=click.File("rb"), required=True)
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
-def banks_set_key(code: str, public_key: IO[str], as_json: bool) -> None:
+def banks_set_key(code: str, public_key: IO[bytes], as_json: bool) -> None:
     """Replace CODE's RSA public key (the partner rotated its key pair)."""
     try:
         info = set_public_key(code, _read_pem(public_key), actor="cli")

@@ -177,6 +177,12 @@ def test_banks_cli_adds_lists_and_rotates(
     assert refused.exit_code == 1
     fields = {e["field"] for e in json.loads(refused.output)["details"]["errors"]}
     assert fields == {"public_key", "company_code"}
+    der = tmp_path / "bank.der"  # a binary key file given by mistake: refused, not a traceback
+    der.write_bytes(bytes(range(256)))
+    binary = runner.invoke(args=["banks", "set-key", "BRI", "--public-key", str(der), "--json"])
+    assert binary.exit_code == 1, binary.output
+    errors = json.loads(binary.output)["details"]["errors"]
+    assert [e["field"] for e in errors] == ["public_key"]
 
 
 def test_admin_page_adds_a_partner_and_shows_the_secret_once(app: Flask, auth: AuthActions) -> None:
