@@ -12,6 +12,7 @@ from payments.ledger import reverse_payment
 from payments.receipts import VERIFY_PATH, public_pem, verify_receipt
 from payments.verify import verify_ledger
 from retribusi.cli import emit, fail
+from retribusi.db import MAX_ID
 from retribusi.errors import DomainError
 from retribusi.extensions import db
 
@@ -50,7 +51,7 @@ def ledger_verify(as_json: bool) -> None:
 
 
 @ledger_cli.command("reverse")
-@click.argument("payment_id", type=click.IntRange(1, 2**62))
+@click.argument("payment_id", type=click.IntRange(1, MAX_ID))
 @click.option("--reference", required=True, help="The bank's or the office's reversal reference.")
 @click.option("--reason", required=True, help="Why (10-300 characters); kept in the audit trail.")
 @click.option("--json", "as_json", is_flag=True)

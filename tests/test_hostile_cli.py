@@ -17,9 +17,17 @@ from typing import Any
 
 import click
 import pytest
+import sqlalchemy as sa
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskCliRunner
+
+from payments.sim.client import PartnerIdentity
+from reconcile.models import ReconException
+from retribusi.extensions import db
+from retribusi.levy.models import Bill
+from tests.snap.helpers import key
+from vendors.demo import DEMO_VENDOR_NIK
 
 pytestmark = pytest.mark.sweep
 
@@ -58,22 +66,63 @@ def _command(app: Flask, path: tuple[str, ...]) -> click.Command:
     return command
 
 
-def _plausible(parameter: click.Parameter, files: Path) -> str:
-    """A value of the parameter's type that the command can start with."""
-    kind = parameter.type
+#: Values that pass each parameter's own check on the demo city, so that a hostile value in one
+#: parameter reaches the command's work instead of a refusal of another. By parameter name,
+#: then by command where one name means different things.
+PLAUSIBLE = {
+    "reason": "a reason long enough to be kept",
+    "reference": "REF-SWEEP-0001",
+    "decision_number": "SK/001/2026",
+    "legal_basis": "Perda Kota Surakarta (contoh)",
+    "rate": "100",
+    "period": "2026-12",
+    "username": "sweep.user",
+    "name": "Sweep Name",
+    "full_name": "Sweep Name",
+    "login": "keuangan",
+    "stall": "KLEWER-A-001",
+    "market_class": "IB",
+    "company_code": "12345",
+    "client_id": "sweep-client",
+    "nik": DEMO_VENDOR_NIK,
+    "mdr_pct": "0",
+}
+#: Commands whose success changes what the others see (a bank switched off, a payment
+#: reversed): swept last.
+LAST = (
+    ("billing", "void"),
+    ("ledger", "reverse"),
+    ("banks", "rotate-secret"),
+    ("banks", "deactivate"),
+)
+BY_COMMAND = {
+    ("banks",): {"code": "JATENG"},
+    ("vendors", "set-class"): {"code": "KLEWER"},
+}
+
+
+def _plausible(
+    parameter: click.Parameter, path: tuple[str, ...], files: Path, known: dict[str, str]
+) -> str:
+    """A value of the parameter's type that the command can go on with."""
+    name, kind = parameter.name or "", parameter.type
+    for scope in (path, path[:1]):
+        if name in BY_COMMAND.get(scope, {}):
+            return BY_COMMAND[scope][name]
+    named = known.get(name) or PLAUSIBLE.get(name)
+    if named is not None:
+        return named
     if isinstance(kind, click.Choice):
         return str(kind.choices[0])
-    if isinstance(kind, click.DateTime):
-        return "2026-11-20"
-    if isinstance(kind, click.types.IntParamType):
-        return "1"
     if isinstance(kind, click.File | click.Path):
-        return str(files / "good.txt")
-    return "KLEWER" if "market" in (parameter.name or "") else "x"
+        return str(files / ("key.pem" if name == "public_key" else "good.txt"))
+    by_type = {click.DateTime: "2026-11-20", click.types.IntParamType: "1"}
+    fallback = "KLEWER" if "market" in name else "x"
+    return next((value for t, value in by_type.items() if isinstance(kind, t)), fallback)
 
 
 def _invocations(
-    command: click.Command, path: tuple[str, ...], files: Path
+    command: click.Command, path: tuple[str, ...], files: Path, known: dict[str, str]
 ) -> Iterator[tuple[list[str], str]]:
     """(arguments, standard input): each valued parameter hostile in turn, others plausible."""
     valued = [
@@ -96,7 +145,12 @@ def _invocations(
         out += [p.opts[-1] for p in flags if p.name in {"as_json", "secret_stdin"}]
         return out
 
-    base = {p.name or "": _plausible(p, files) for p in valued if p.required}
+    named = {*PLAUSIBLE, *known, *BY_COMMAND.get(path, {}), *BY_COMMAND.get(path[:1], {})}
+    base = {
+        p.name or "": _plausible(p, path, files, known)
+        for p in valued
+        if p.required or p.name in named
+    }
     yield args(base), "a-long-enough-secret-1\n"
     for p in valued:
         name = p.name or ""
@@ -116,6 +170,7 @@ def files(tmp_path: Path) -> Path:
     folder = tmp_path / "files"
     folder.mkdir()
     (folder / "good.txt").write_text("x\n")
+    (folder / "key.pem").write_text(PartnerIdentity("", "", key("sweep")).public_key_pem)
     for name, data in HOSTILE_FILES.items():
         (folder / name).write_bytes(data)
     return folder
@@ -148,11 +203,17 @@ def test_no_command_ends_in_an_unhandled_exception(
     demo = runner.invoke(args=["demo", "--json"])
     assert demo.exit_code == 0, demo.output
     assert json.loads(demo.output)["ok"]
-    paths = list(_commands(app.cli))
+    with app.app_context():  # ids and numbers the demo made, for the commands that take one
+        known = {
+            "number": db.session.scalars(sa.select(Bill.number).order_by(Bill.id)).first() or "",
+            "exception_id": db.session.scalars(sa.select(ReconException.id)).first() or "",
+        }
+    assert all(known.values()), known
+    paths = sorted(_commands(app.cli), key=lambda path: LAST.index(path) if path in LAST else -1)
     assert len(paths) > 40 and ("reconcile", "import") in paths  # the walk finds our commands
     failures, seen = [], Counter[int]()
     for path in paths:
-        for arguments, stdin in _invocations(_command(app, path), path, files):
+        for arguments, stdin in _invocations(_command(app, path), path, files, known):
             result = runner.invoke(args=arguments, input=stdin)
             seen[result.exit_code] += 1
             problem = _unhandled(result)

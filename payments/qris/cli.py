@@ -106,7 +106,7 @@ def qris_static(stall: str, as_json: bool) -> None:
 
 
 @qris_cli.command("dynamic")
-@click.option("--vendor", "vendor_id", type=click.IntRange(1, 2**62), required=True)
+@click.option("--vendor", "vendor_id", type=click.IntRange(1, MAX_ID), required=True)
 @click.option(
     "--bill",
     "bill_ids",

@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from flask.cli import with_appcontext
 
 from payments.sim.bank import Padding, PayResult, SimulatedBank
+from payments.sim.client import TransportError
 from payments.sim.demo import demo_bank, register_demo_bank
 from payments.va.services import va_numbers_for_vendor
 from retribusi import clock
@@ -37,6 +39,13 @@ def _va_of(bank: SimulatedBank, nik: str) -> str:
         if number.bank_code == bank.code:
             return number.digits
     raise NotFound(f"vendor {nik} has no VA at {bank.code}")
+
+
+def _unanswered(error: TransportError) -> NoReturn:
+    """The app gave the bank no token or no answer (not running, or the bank's key or secret is
+    not the one on file): said plainly, not as a traceback."""
+    click.echo(f"error: the bank's call was not answered: {error}", err=True)
+    sys.exit(1)
 
 
 def _summary(result: PayResult) -> dict[str, object]:
@@ -83,17 +92,19 @@ def sim_pay(
     try:
         bank = _bank(base_url, padding)
         va = _va_of(bank, nik)
+        result = bank.pay_bills(va, amount_idr=amount)
+        summary = _summary(result)
+        if result.accepted and repeat:
+            replies = [
+                bank.flag(va, result.paid_idr, request_id=result.payment_request_id, retry=True)
+                for _ in range(repeat)
+            ]
+            summary["repeats"] = [r.body for r in replies]
     except DomainError as error:
         fail(error, as_json)
         return
-    result = bank.pay_bills(va, amount_idr=amount)
-    summary = _summary(result)
-    if result.accepted and repeat:
-        replies = [
-            bank.flag(va, result.paid_idr, request_id=result.payment_request_id, retry=True)
-            for _ in range(repeat)
-        ]
-        summary["repeats"] = [r.body for r in replies]
+    except TransportError as error:
+        _unanswered(error)
     last = result.last
     code = last.response_code if last else (result.inquiry.response_code if result.inquiry else "")
     emit(
@@ -119,6 +130,8 @@ def sim_inquiry(nik: str, padding: str, base_url: str | None, as_json: bool) -> 
     except DomainError as error:
         fail(error, as_json)
         return
+    except TransportError as error:
+        _unanswered(error)
     emit(reply.body, as_json, f"{reply.response_code} {reply.body.get('responseMessage')}")
     if reply.response_code != "2002400":
         sys.exit(1)

@@ -16,6 +16,7 @@ import click
 from flask.cli import with_appcontext
 
 from payments.qris.services import find_code, stall_for_label, static_payload
+from payments.sim.client import TransportError
 from payments.sim.demo import credit_settlements
 from payments.sim.qris import (
     AcquirerReply,
@@ -117,7 +118,7 @@ def sim_qris_pay(
     except DomainError as error:
         fail(error, as_json)
         return
-    except SimError as error:
+    except (SimError, TransportError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
     bodies = [_reply_body(r) for r in replies]
@@ -140,7 +141,7 @@ def sim_qris_repeat(rrn: str | None, base_url: str | None, as_json: bool) -> Non
     except DomainError as error:
         fail(error, as_json)
         return
-    except SimError as error:
+    except (SimError, TransportError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
     body = _reply_body(reply)
@@ -186,7 +187,7 @@ def sim_qris_settle(day: datetime, mdr_pct: str, batch_size: int, out: Path | No
             batch_size=batch_size,
             acquirer_code="SIMQRIS",
         )
-    except SimError as error:
+    except (SimError, TransportError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
     report = settlement_csv(batches)

@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 
 from retribusi import clock
 from retribusi.cli import emit, fail
+from retribusi.db import MAX_ID
 from retribusi.errors import DomainError
 from retribusi.levy.arrears import arrears
 from retribusi.levy.billing import close_period, get_bill_by_number, issue_bills, void_bill
@@ -245,7 +246,7 @@ def reliefs_cli() -> None:
 @click.option("--to", "valid_to", type=DATE, required=True)
 @click.option("--market", "market_code")
 @click.option("--block", "block_code")
-@click.option("--vendor-id", type=click.IntRange(1))
+@click.option("--vendor-id", type=click.IntRange(1, MAX_ID))
 @click.option("--pct", "reduction_pct", help="Reduction percentage (reductions only).")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext

@@ -76,6 +76,30 @@ def test_cli_pays_a_vendor_and_writes_the_statement(
     assert json.loads(nothing.output)["inquiry"]["responseCode"] == "4042414"
 
 
+def test_cli_says_plainly_when_the_bank_gets_no_answer(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    from payments.sim.client import PartnerIdentity
+    from tests.snap.helpers import key
+
+    runner.invoke(args=["sim", "setup"])
+    _vendor_id, nik = owing_vendor(app)
+    # Nothing listens on port 9 here: the connection is refused.
+    down = runner.invoke(args=["sim", "pay", nik, "--base-url", "http://127.0.0.1:9"])
+    assert down.exit_code == 1 and down.exception is not None
+    assert isinstance(down.exception, SystemExit)
+    assert "the bank's call was not answered: ConnectError" in down.output
+    other = tmp_path / "other.pem"  # the bank's key on file is no longer the simulator's
+    other.write_text(PartnerIdentity("", "", key("other")).public_key_pem)
+    changed = runner.invoke(args=["banks", "set-key", "JATENG", "--public-key", str(other)])
+    assert changed.exit_code == 0, changed.output
+    refused = runner.invoke(args=["sim", "inquiry", nik, "--json"])
+    assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit)
+    assert "not answered: no token: 401" in refused.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 0
+
+
 def test_vendor_button_pays_through_the_simulated_bank(
     app: Flask, auth: AuthActions, runner: FlaskCliRunner
 ) -> None:
