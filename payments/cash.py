@@ -35,6 +35,7 @@ from payments.models import Channel, Payment
 from retribusi import clock
 from retribusi.auth.access import require_market
 from retribusi.auth.models import Role, User
+from retribusi.config import apply_defaults
 from retribusi.errors import Conflict, Forbidden
 from retribusi.extensions import db
 from retribusi.levy.errors import invalid, not_found, reason_of
@@ -56,11 +57,7 @@ MAX_KEY_CHARS: Final = 128  # the ledger's external_ref
 
 
 def init_cash(app: Flask) -> None:
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
-    for key in DEFAULTS:
-        if isinstance(app.config[key], bool) or not isinstance(app.config[key], int):
-            raise RuntimeError(f"{key} must be a whole number")
+    apply_defaults(app, DEFAULTS)
 
 
 def sender_for(officer_id: int) -> str:

@@ -39,6 +39,7 @@ from payments.models import (
 from retribusi import clock
 from retribusi.audit import record_event
 from retribusi.auth.models import Role, User
+from retribusi.config import apply_defaults
 from retribusi.db import MAX_ID, transaction
 from retribusi.errors import Forbidden
 from retribusi.extensions import db
@@ -58,8 +59,7 @@ MAX_NOTE_CHARS: Final = 300
 
 
 def init_deposits(app: Flask) -> None:
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
+    apply_defaults(app, DEFAULTS)
 
 
 class Selection(StrEnum):

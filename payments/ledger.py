@@ -41,6 +41,7 @@ from payments.models import (
 from payments.receipts import issue_receipt
 from retribusi import clock
 from retribusi.audit import record_event
+from retribusi.config import apply_defaults
 from retribusi.db import MAX_ID, AnySession, transaction
 from retribusi.extensions import db
 from retribusi.levy.balances import Account, PaidPortion
@@ -180,8 +181,7 @@ class AllocationLedger:
 def init_ledger(app: Flask) -> None:
     from retribusi.levy.balances import register_payment_ledger
 
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
+    apply_defaults(app, DEFAULTS)
     AllocationOrder(app.config["ALLOCATION_ORDER"])  # a bad setting stops the start
     register_payment_ledger(app, AllocationLedger())
 

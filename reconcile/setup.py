@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from retribusi.config import apply_defaults
+
 
 def init_app(app: Flask) -> None:
     """Configuration (checked now: a bad rule stops the start), pages, API, CLI."""
@@ -14,8 +16,7 @@ def init_app(app: Flask) -> None:
     from reconcile.demo import demo_step
     from reconcile.views import bp
 
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
+    apply_defaults(app, DEFAULTS)
     rules_from_config(app.config)
     app.register_blueprint(bp)
     app.extensions["retribusi.api"].register_blueprint(blp)

@@ -85,6 +85,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
             f"sqlite:///{Path(app.instance_path) / 'retribusi.db'}"
         )
 
+    app.extensions.setdefault(SETTINGS_KEY, {}).update(DEFAULTS)
+    for key, default in DEFAULTS.items():
+        check_setting(key, app.config[key], default)
     production = app.config["ENV"] == "production"
     if production:
         # Browsers must never send the session over plain HTTP in production.
@@ -96,6 +99,49 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
                 "RETRIBUSI_SECRET_KEY must be set explicitly when RETRIBUSI_ENV=production"
             )
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+
+
+def _kind(default: Any) -> tuple[type | tuple[type, ...], str] | None:
+    """What a setting's value must be, judged by its default: (types, how to say it)."""
+    if isinstance(default, bool):
+        return bool, "true or false"
+    if isinstance(default, int):
+        return int, "a whole number, 0 or more"
+    if isinstance(default, str):
+        return str, "text"
+    if isinstance(default, list | tuple):
+        return (list, tuple), "a list"
+    if isinstance(default, dict):
+        return dict, "a mapping"
+    return None  # anything else (None, a set) is the module's own to check
+
+
+def check_setting(key: str, value: Any, default: Any) -> None:
+    """Refuse, at start, a setting whose value is not of its default's kind (a number given as
+    a word, ``true`` for a count): otherwise it fails later, in the middle of a bank's payment.
+    Ranges and formats beyond the kind are checked by each module."""
+    kind = _kind(default)
+    if kind is None:
+        return
+    types, said = kind
+    if types is int:
+        wrong = isinstance(value, bool) or not isinstance(value, int) or value < 0
+    else:
+        wrong = not isinstance(value, types)
+    if wrong:
+        raise RuntimeError(f"{ENV_PREFIX}_{key} must be {said}, not {value!r}")
+
+
+#: ``app.extensions`` key: every module's settings with their defaults (the checked ones).
+SETTINGS_KEY = "retribusi.settings"
+
+
+def apply_defaults(app: Flask, defaults: Mapping[str, Any]) -> None:
+    """A module's settings: its defaults where nothing else set one, each checked."""
+    app.extensions.setdefault(SETTINGS_KEY, {}).update(defaults)
+    for key, default in defaults.items():
+        app.config.setdefault(key, default)
+        check_setting(key, app.config[key], default)
 
 
 def _instance_secret(instance: Path) -> str:

@@ -6,6 +6,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from retribusi.auth.services import MARKET_CHOICES
+from retribusi.config import apply_defaults
 from retribusi.extensions import db
 from vendors.importer import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS
 from vendors.placements import DEFAULT_VACANCY_MONTHS
@@ -36,8 +37,7 @@ def init_app(app: Flask) -> None:
     from vendors.demo import demo_step
     from vendors.views import bp
 
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
+    apply_defaults(app, DEFAULTS)
     app.register_blueprint(bp)
     app.extensions["retribusi.api"].register_blueprint(api_blp)
     app.cli.add_command(vendors_cli)

@@ -30,6 +30,7 @@ from flask import Flask, current_app
 
 from payments.qris.builder import MerchantIdentity, QrisBuildError, compose_merchant_pan
 from payments.qris.codec import MerchantCriteria
+from retribusi.config import apply_defaults
 from retribusi.levy.errors import conflict
 
 EXTENSION_KEY: Final = "payments.qris.settings"
@@ -199,8 +200,7 @@ def load_settings(config: Mapping[str, Any]) -> QrisSettings:
 
 
 def init_config(app: Flask) -> None:
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
+    apply_defaults(app, DEFAULTS)
     try:
         app.extensions[EXTENSION_KEY] = load_settings(app.config)
     except QrisConfigError as error:

@@ -67,6 +67,7 @@ from payments.snap.signature import (
 from payments.snap.tokens import check_token
 from retribusi import clock
 from retribusi.auth.access import public
+from retribusi.config import apply_defaults
 from retribusi.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from retribusi.extensions import db, limiter
 from retribusi.levy.errors import reason_of
@@ -87,8 +88,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def init_endpoint(app: Flask) -> None:
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
+    apply_defaults(app, DEFAULTS)
     _rate_items(str(app.config["SNAP_RATE_LIMIT"]))  # a malformed limit stops the start
 
 

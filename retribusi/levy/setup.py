@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from retribusi.config import apply_defaults
 from retribusi.levy.config import DEFAULTS, settings
 
 
@@ -16,8 +17,7 @@ def init_app(app: Flask) -> None:
     from retribusi.levy.views import bp
     from vendors.services import register_summary_part
 
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
+    apply_defaults(app, DEFAULTS)
     settings(app.config)  # a bad rule stops the start, not the first billing run
     app.register_blueprint(bp)
     app.extensions["retribusi.api"].register_blueprint(blp)
