@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, NoAppException, with_appcontext
 from sqlalchemy import select
 
 from retribusi.audit import verify_chain
@@ -21,10 +21,17 @@ from retribusi.extensions import db
 DemoStep = Callable[[], dict[str, Any]]
 
 
-def main() -> None:
+def _app() -> Flask:
     from retribusi.app import create_app
 
-    FlaskGroup(create_app=create_app, help="e-Retribusi Pasar").main()
+    try:
+        return create_app()
+    except RuntimeError as error:  # a setting refused at start: said in one line, not a traceback
+        raise NoAppException(str(error)) from None
+
+
+def main() -> None:
+    FlaskGroup(create_app=_app, help="e-Retribusi Pasar").main()
 
 
 def emit(summary: dict[str, Any], as_json: bool, human: str) -> None:

@@ -4,6 +4,10 @@ with the variable's name, instead of failing later in the middle of a bank's pay
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +75,25 @@ def test_settings_of_the_right_kind_are_taken(
     assert app.config["PAYMENT_MAX_IDR"] == 5_000_000
     assert app.config["RATELIMIT_ENABLED"] is False
     assert app.config["LANGUAGES"] == ["id"]
+
+
+def test_the_command_line_says_which_setting_in_one_line(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "RETRIBUSI_PAYMENT_MAX_IDR": "abc",
+        "RETRIBUSI_INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "from retribusi.cli import main; main()", "ledger", "verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Error: RETRIBUSI_PAYMENT_MAX_IDR must be a whole number, 0 or more, not 'abc'" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr + done.stdout
