@@ -19,7 +19,7 @@ from reconcile.models import EventAction
 from reconcile.runs import STEPS, run_reconciliation
 from reconcile.verify import verify_reconciliation
 from retribusi import clock
-from retribusi.cli import emit, fail
+from retribusi.cli import emit, fail, write_file
 from retribusi.db import MAX_ID
 from retribusi.errors import DomainError
 from retribusi.extensions import db
@@ -182,10 +182,10 @@ def report_command(day: Any, pdf_path: Path | None, xlsx_path: Path | None, as_j
     report = daily_report(chosen)
     written = []
     if pdf_path is not None:
-        pdf_path.write_bytes(report_pdf(report))
+        write_file(pdf_path, report_pdf(report))
         written.append(str(pdf_path))
     if xlsx_path is not None:
-        xlsx_path.write_bytes(report_xlsx(report))
+        write_file(xlsx_path, report_xlsx(report))
         written.append(str(xlsx_path))
     body = {"ok": True, "written": written, **report.to_dict()}
     emit(body, as_json, f"report for {chosen}: " + (", ".join(written) or "nothing written"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -46,6 +47,15 @@ def fail(error: DomainError, as_json: bool) -> None:
         for item in error.details.get("errors", []):
             click.echo(f"  {item.get('field')}: {item.get('reason')}", err=True)
     sys.exit(1)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write a command's output file; a place it cannot be written (a folder, a missing folder,
+    a name too long, no permission) is click's file error with the reason, exit 1."""
+    try:
+        path.write_bytes(data)
+    except OSError as error:
+        raise click.FileError(str(path), hint=error.strerror or str(error)) from None
 
 
 def _read_secret(from_stdin: bool, role: Role) -> str:

@@ -114,11 +114,20 @@ def _plausible(
         return named
     if isinstance(kind, click.Choice):
         return str(kind.choices[0])
-    if isinstance(kind, click.File | click.Path):
+    if _reads_file(parameter):
         return str(files / ("key.pem" if name == "public_key" else "good.txt"))
+    if isinstance(kind, click.Path):
+        return str(files / f"{name}.out")
     by_type = {click.DateTime: "2026-11-20", click.types.IntParamType: "1"}
     fallback = "KLEWER" if "market" in name else "x"
     return next((value for t, value in by_type.items() if isinstance(kind, t)), fallback)
+
+
+def _reads_file(parameter: click.Parameter) -> bool:
+    kind = parameter.type
+    if isinstance(kind, click.File):
+        return "r" in kind.mode
+    return isinstance(kind, click.Path) and bool(kind.exists)
 
 
 def _invocations(
@@ -154,10 +163,12 @@ def _invocations(
     yield args(base), "a-long-enough-secret-1\n"
     for p in valued:
         name = p.name or ""
-        reads_file = isinstance(p.type, click.File | click.Path) and "r" in getattr(
-            p.type, "mode", "r"
-        )
-        values = [str(files / f) for f in HOSTILE_FILES] if reads_file else HOSTILE
+        if _reads_file(p):
+            values = [str(files / f) for f in HOSTILE_FILES]
+        elif isinstance(p.type, click.Path):  # where a command writes: places it cannot write
+            values = [*HOSTILE, str(files), str(files / "missing" / "out.pdf"), "/proc/version"]
+        else:
+            values = HOSTILE
         for value in values:
             yield args({**base, name: value}), "a-long-enough-secret-1\n"
     if reads_stdin:

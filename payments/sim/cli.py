@@ -15,7 +15,7 @@ from payments.sim.client import TransportError
 from payments.sim.demo import demo_bank, register_demo_bank
 from payments.va.services import va_numbers_for_vendor
 from retribusi import clock
-from retribusi.cli import emit, fail
+from retribusi.cli import emit, fail, write_file
 from retribusi.errors import DomainError, NotFound
 from vendors.services import find_vendor_by_nik
 
@@ -154,5 +154,5 @@ def sim_statement(day: object, out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text)
+        write_file(out, text.encode())
         click.echo(f"wrote {out}")

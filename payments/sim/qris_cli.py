@@ -27,7 +27,7 @@ from payments.sim.qris import (
     settlement_csv,
     sim_enabled,
 )
-from retribusi.cli import emit, fail
+from retribusi.cli import emit, fail, write_file
 from retribusi.errors import DomainError, Forbidden
 from retribusi.levy.errors import not_found
 
@@ -197,5 +197,5 @@ def sim_qris_settle(day: datetime, mdr_pct: str, batch_size: int, out: Path | No
     if out is None:
         click.echo(report.decode("utf-8"), nl=False)
     else:
-        out.write_bytes(report)
+        write_file(out, report)
         click.echo(f"wrote {out}")
