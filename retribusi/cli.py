@@ -12,6 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, NoAppException, with_appcontext
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from retribusi.audit import verify_chain
 from retribusi.auth.models import Role, User
@@ -32,7 +33,11 @@ def _app() -> Flask:
 
 
 def main() -> None:
-    FlaskGroup(create_app=_app, help="e-Retribusi Pasar").main()
+    try:
+        FlaskGroup(create_app=_app, help="e-Retribusi Pasar").main()
+    except OperationalError as error:  # the database is down, unreachable or refuses us
+        click.echo(f"error: the database did not answer: {error.orig}", err=True)
+        sys.exit(1)
 
 
 def emit(summary: dict[str, Any], as_json: bool, human: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 
 ENV_PREFIX = "RETRIBUSI"
@@ -66,6 +67,23 @@ def database_url_from_env(url: str) -> str:
     return url
 
 
+#: The databases we run on: SQLite (embedded) and PostgreSQL (production).
+DATABASES = ("sqlite", "postgresql")
+
+
+def _checked_url(url: str) -> str:
+    """Refuse, at start, a database URL that is malformed or names a database we do not run on."""
+    try:
+        backend = sa.make_url(url).get_backend_name()
+    except sa.exc.ArgumentError:
+        raise RuntimeError(
+            "DATABASE_URL is not a database URL (postgresql://user@host/db)"
+        ) from None
+    if backend not in DATABASES:
+        raise RuntimeError(f"DATABASE_URL names {backend!r}: use PostgreSQL or SQLite")
+    return url
+
+
 def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env(ENV_PREFIX)
@@ -78,7 +96,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
 
     uri = app.config.get("SQLALCHEMY_DATABASE_URI")
     if uri:
-        app.config["SQLALCHEMY_DATABASE_URI"] = database_url_from_env(str(uri))
+        app.config["SQLALCHEMY_DATABASE_URI"] = _checked_url(database_url_from_env(str(uri)))
     else:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = (

@@ -77,23 +77,48 @@ def test_settings_of_the_right_kind_are_taken(
     assert app.config["LANGUAGES"] == ["id"]
 
 
-def test_the_command_line_says_which_setting_in_one_line(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "RETRIBUSI_PAYMENT_MAX_IDR": "abc",
-        "RETRIBUSI_INSTANCE_PATH": str(tmp_path),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-    }
-    done = subprocess.run(
+def _retribusi(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``retribusi ledger verify`` in its own process, as an operator runs it."""
+    return subprocess.run(
         [sys.executable, "-c", "from retribusi.cli import main; main()", "ledger", "verify"],
-        env=env,
+        env={
+            **os.environ,
+            "RETRIBUSI_INSTANCE_PATH": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_the_command_line_says_which_setting_in_one_line(tmp_path: Path) -> None:
+    done = _retribusi(tmp_path, RETRIBUSI_PAYMENT_MAX_IDR="abc")
     assert done.returncode == 2
     assert "Error: RETRIBUSI_PAYMENT_MAX_IDR must be a whole number, 0 or more, not 'abc'" in (
         done.stderr
     )
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("not a url", "Error: DATABASE_URL is not a database URL"),
+        ("mysql://root@127.0.0.1/test", "Error: DATABASE_URL names 'mysql': use PostgreSQL or"),
+    ],
+)
+def test_a_database_url_we_cannot_use_stops_the_start(tmp_path: Path, url: str, said: str) -> None:
+    done = _retribusi(tmp_path, DATABASE_URL=url)
+    assert done.returncode == 2 and said in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_a_database_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
+    # Nothing listens on port 1 here: the connection is refused.
+    done = _retribusi(tmp_path, DATABASE_URL="postgresql://postgres@127.0.0.1:1/retribusi")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: the database did not answer: connection failed")
     assert "Traceback" not in done.stderr + done.stdout
