@@ -103,9 +103,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
             f"sqlite:///{Path(app.instance_path) / 'retribusi.db'}"
         )
 
-    app.extensions.setdefault(SETTINGS_KEY, {}).update(DEFAULTS)
-    for key, default in DEFAULTS.items():
-        check_setting(key, app.config[key], default)
+    apply_defaults(app, DEFAULTS)  # set already, with the environment's values: checked here
     production = app.config["ENV"] == "production"
     if production:
         # Browsers must never send the session over plain HTTP in production.

@@ -209,8 +209,11 @@ def _unhandled(result: Result) -> str | None:
 # are collected before the test ends, with that warning ignored.
 @pytest.mark.filterwarnings("ignore:unclosed file:ResourceWarning")
 def test_no_command_ends_in_an_unhandled_exception(
-    app: Flask, runner: FlaskCliRunner, files: Path
+    app: Flask, runner: FlaskCliRunner, files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A hostile value taken as an output file name ("-1", "2026-13-45") is written where the
+    # command runs: here, the test's own folder, not the checkout.
+    monkeypatch.chdir(files)
     demo = runner.invoke(args=["demo", "--json"])
     assert demo.exit_code == 0, demo.output
     assert json.loads(demo.output)["ok"]
