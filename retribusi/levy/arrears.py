@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from retribusi.auth.access import require_market
 from retribusi.auth.models import Role, User
@@ -169,6 +169,7 @@ def overdue_bills(
     markets: Iterable[str] | None = None,
     block_code: str | None = None,
     vendor_id: int | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> list[BillSnapshot]:
     query = (
         select(
@@ -193,7 +194,7 @@ def overdue_bills(
         .join(Market, Market.id == Bill.market_id)
         .join(Block, Block.id == Bill.block_id)
         .join(Vendor, Vendor.id == Bill.vendor_id)
-        .where(Bill.status.in_(OPEN_STATUSES), Bill.due_on < as_of)
+        .where(Bill.status.in_(OPEN_STATUSES), Bill.due_on < as_of, *where)
         .order_by(Market.code, Block.code, Vendor.full_name, Bill.due_on, Bill.id)
     )
     if markets is not None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import ColumnElement, and_, exists, func, insert, or_, select
 
 from retribusi import clock
 from retribusi.audit import record_event
@@ -41,6 +41,8 @@ class NoticeRunSummary:
     market: str | None
     dry_run: bool
     counts: dict[str, int] = field(default_factory=lambda: {k.value: 0 for k in NoticeKind})
+    # Bills a letter was due for by calendar days that got none: days under an outage or a
+    # sanction-stopping relief do not count.
     suspended: int = 0
     digest: str = ""
 
@@ -95,6 +97,39 @@ def due_notices(
     return due
 
 
+def may_be_due(as_of: date, settings: levy_config.LevySettings) -> ColumnElement[bool]:
+    """SQL: the monthly bills :func:`due_notices` could give a letter on ``as_of``, judged by
+    calendar days and the letters held (suspended days only make a bill later, never earlier).
+    The run computes figures for these only: a run with nothing new reads no bill's account."""
+
+    def held(kind: NoticeKind) -> ColumnElement[bool]:
+        return exists().where(Notice.bill_id == Bill.id, Notice.kind == kind)
+
+    def held_by(kind: NoticeKind, day: date) -> ColumnElement[bool]:
+        return exists().where(
+            Notice.bill_id == Bill.id, Notice.kind == kind, Notice.issued_on <= day
+        )
+
+    def due_by(days: int) -> ColumnElement[bool]:
+        return Bill.due_on <= as_of - timedelta(days=days)
+
+    steps = settings.teguran_days_after_due
+    chances = [
+        and_(~held(NoticeKind.STRD), due_by(settings.strd_days_after_due)),
+        and_(~held(LADDER[0]), due_by(steps[0])),
+    ]
+    for step in range(1, len(LADDER)):
+        wait = timedelta(days=steps[step] - steps[step - 1])
+        chances.append(
+            and_(
+                ~held(LADDER[step]),
+                due_by(steps[step]),
+                held_by(LADDER[step - 1], as_of - wait),
+            )
+        )
+    return and_(Bill.kind == BillKind.MONTHLY, or_(*chances))
+
+
 def _held(session: AnySession, bill_ids: list[int]) -> dict[int, dict[NoticeKind, date]]:
     held: dict[int, dict[NoticeKind, date]] = {}
     for start in range(0, len(bill_ids), 500):
@@ -123,11 +158,12 @@ def issue_notices(
         raise invalid("market", "unknown", f"no market {market_code!r}")
     summary = NoticeRunSummary(as_of, market_code, dry_run)
     with transaction(session):
-        bills = [
-            b
-            for b in overdue_bills(session, as_of, markets=[market_code] if market_code else None)
-            if b.kind is BillKind.MONTHLY
-        ]
+        bills = overdue_bills(
+            session,
+            as_of,
+            markets=[market_code] if market_code else None,
+            where=[may_be_due(as_of, settings)],
+        )
         accounts = figures_for(session, bills, as_of)
         held = _held(session, [b.id for b in bills])
         drafts: list[NoticeDraft] = []

@@ -12,12 +12,14 @@ from flask import Flask
 from retribusi.audit import AuditEvent
 from retribusi.errors import Conflict, ValidationFailed
 from retribusi.extensions import db
+from retribusi.levy import config as levy_config
+from retribusi.levy.arrears import overdue_bills
 from retribusi.levy.balances import figures_for
 from retribusi.levy.billing import issue_bills
 from retribusi.levy.errors import reason_of
 from retribusi.levy.letters import bill_pdf, notice_pdf, tanggal
 from retribusi.levy.models import Bill, Notice, NoticeKind, Outage, Relief
-from retribusi.levy.notices import issue_notices
+from retribusi.levy.notices import due_notices, issue_notices, may_be_due
 from retribusi.levy.reliefs import (
     ReliefInput,
     add_outage,
@@ -250,6 +252,49 @@ def test_relief_and_outage_are_audited() -> None:
         sa.select(AuditEvent.action).where(AuditEvent.actor == "user:3").order_by(AuditEvent.seq)
     ).all()
     assert actions == ["relief.added", "outage.recorded"]
+
+
+def _held_by_bill() -> dict[int, dict[NoticeKind, date]]:
+    held: dict[int, dict[NoticeKind, date]] = {}
+    for notice in db.session.scalars(sa.select(Notice)):
+        held.setdefault(notice.bill_id, {})[NoticeKind(notice.kind)] = notice.issued_on
+    return held
+
+
+def test_the_run_reads_only_bills_a_letter_could_be_due_for(frozen_clock: Any) -> None:
+    """The SQL prefilter (calendar days and letters held) passes every bill the rules give a
+    letter, day after day through the whole ladder, an outage included; and leaves out the bills
+    that have every letter they can have so far."""
+    holding = f.holding("KLEWER")
+    bills = [_bill_for(f"2026-{m:02d}", holding) for m in range(6, 12)]
+    add_outage(
+        market_code="KLEWER",
+        channel="va",
+        started_on=date(2026, 11, 12),
+        ended_on=date(2026, 11, 20),
+        reference="BA gangguan VA 12/11",
+        actor="test",
+    )
+    settings = levy_config.current()
+    passed_over = 0
+    for _day in range(45):
+        today = frozen_clock.now().date()
+        everything = overdue_bills(db.session, today)
+        accounts = figures_for(db.session, everything, today)
+        held = _held_by_bill()
+        due = {
+            b.id
+            for b in everything
+            if accounts[b.id].outstanding_idr > 0
+            and due_notices(b, accounts[b.id], held.get(b.id, {}), settings, today)
+        }
+        read = {b.id for b in overdue_bills(db.session, today, where=[may_be_due(today, settings)])}
+        assert due <= read, today
+        passed_over += len(everything) - len(read)
+        issue_notices(actor="test")
+        frozen_clock.advance(timedelta(days=1))
+    assert all(kinds(b) == ["sp1", "sp2", "sp3", "strd"] for b in bills)
+    assert passed_over > 100  # most days, most bills hold every letter due so far
 
 
 def test_notices_dry_run_writes_nothing_and_matches() -> None:
