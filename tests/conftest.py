@@ -85,31 +85,10 @@ def database(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> str:
 
 
 def _truncate_all(app: Flask) -> None:
-    """Empty every table and restart its ids, between PostgreSQL tests.
-
-    TRUNCATE gives each of the 45 tables and their indexes new files: 0.3 s to 1 s a test on
-    a shared 2-core machine, most of the PostgreSQL pass. A superuser (the test database's
-    ``postgres``) instead deletes with triggers off (``session_replication_role``: the
-    append-only and foreign-key triggers would refuse or slow it) and restarts the sequences
-    that were used, in tens of milliseconds. Another role gets TRUNCATE.
-    """
     with app.app_context():
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        tables = [t.name for t in db.metadata.sorted_tables]
         with db.engine.begin() as conn:
-            if conn.execute(sa.text("SHOW is_superuser")).scalar() != "on":
-                conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
-                conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
-                deletes = "; ".join(f"DELETE FROM {name}" for name in tables)  # noqa: S608
-                conn.execute(sa.text(deletes))
-                used = conn.scalars(
-                    sa.text(
-                        "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename)"
-                        " FROM pg_sequences WHERE last_value IS NOT NULL"
-                    )
-                ).all()
-                if used:
-                    conn.execute(sa.text("; ".join(f"ALTER SEQUENCE {s} RESTART" for s in used)))
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         db.engine.dispose()
 
 
