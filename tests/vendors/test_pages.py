@@ -33,7 +33,11 @@ def setup_registry(app: Flask) -> dict[str, int]:
 
 def audit(app: Flask, action: str) -> list[AuditEvent]:
     with app.app_context():
-        return list(db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)))
+        return list(
+            db.session.scalars(
+                sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+            )
+        )
 
 
 def page_text(response: object) -> str:
