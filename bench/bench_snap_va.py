@@ -333,11 +333,7 @@ def run(base: str, identity: PartnerIdentity, vas: list[str], args: argparse.Nam
     def make_flag(n: int, i: int) -> tuple[str, dict[str, str], bytes]:
         k = next(counter)
         body = flag_body(vas[k % len(vas)], f"CEIL{k:09d}", retry=False)
-        return (
-            "/snap" + PAYMENT,
-            client.signed_headers(PAYMENT, body, external_id=client.next_external_id()),
-            body,
-        )
+        return "/snap" + PAYMENT, sign(body), body
 
     done, lat = closed_loop(base, make_flag, args.ceiling_seconds, concurrency=24)
     print(

@@ -102,13 +102,9 @@ def may_be_due(as_of: date, settings: levy_config.LevySettings) -> ColumnElement
     calendar days and the letters held (suspended days only make a bill later, never earlier).
     The run computes figures for these only: a run with nothing new reads no bill's account."""
 
-    def held(kind: NoticeKind) -> ColumnElement[bool]:
-        return exists().where(Notice.bill_id == Bill.id, Notice.kind == kind)
-
-    def held_by(kind: NoticeKind, day: date) -> ColumnElement[bool]:
-        return exists().where(
-            Notice.bill_id == Bill.id, Notice.kind == kind, Notice.issued_on <= day
-        )
+    def held(kind: NoticeKind, by: date | None = None) -> ColumnElement[bool]:
+        issued = exists().where(Notice.bill_id == Bill.id, Notice.kind == kind)
+        return issued if by is None else issued.where(Notice.issued_on <= by)
 
     def due_by(days: int) -> ColumnElement[bool]:
         return Bill.due_on <= as_of - timedelta(days=days)
@@ -124,7 +120,7 @@ def may_be_due(as_of: date, settings: levy_config.LevySettings) -> ColumnElement
             and_(
                 ~held(LADDER[step]),
                 due_by(steps[step]),
-                held_by(LADDER[step - 1], as_of - wait),
+                held(LADDER[step - 1], by=as_of - wait),
             )
         )
     return and_(Bill.kind == BillKind.MONTHLY, or_(*chances))

@@ -19,7 +19,7 @@ from retribusi.levy.billing import issue_bills
 from retribusi.levy.errors import reason_of
 from retribusi.levy.letters import bill_pdf, notice_pdf, tanggal
 from retribusi.levy.models import Bill, Notice, NoticeKind, Outage, Relief
-from retribusi.levy.notices import due_notices, issue_notices, may_be_due
+from retribusi.levy.notices import _held, due_notices, issue_notices, may_be_due
 from retribusi.levy.reliefs import (
     ReliefInput,
     add_outage,
@@ -254,13 +254,6 @@ def test_relief_and_outage_are_audited() -> None:
     assert actions == ["relief.added", "outage.recorded"]
 
 
-def _held_by_bill() -> dict[int, dict[NoticeKind, date]]:
-    held: dict[int, dict[NoticeKind, date]] = {}
-    for notice in db.session.scalars(sa.select(Notice)):
-        held.setdefault(notice.bill_id, {})[NoticeKind(notice.kind)] = notice.issued_on
-    return held
-
-
 def test_the_run_reads_only_bills_a_letter_could_be_due_for(frozen_clock: Any) -> None:
     """The SQL prefilter (calendar days and letters held) passes every bill the rules give a
     letter, day after day through the whole ladder, an outage included; and leaves out the bills
@@ -281,7 +274,7 @@ def test_the_run_reads_only_bills_a_letter_could_be_due_for(frozen_clock: Any) -
         today = frozen_clock.now().date()
         everything = overdue_bills(db.session, today)
         accounts = figures_for(db.session, everything, today)
-        held = _held_by_bill()
+        held = _held(db.session, [b.id for b in everything])
         due = {
             b.id
             for b in everything
