@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
+from hypothesis import HealthCheck, settings
 
 from retribusi import clock, create_app
 from retribusi.auth.models import Role, User
@@ -29,6 +30,11 @@ from tests.factories import make_user
 
 # One Chromium per test worker for every page test: Playwright's sync API allows one per thread.
 pytest_plugins = ["tests.browser.fixtures"]
+
+# Property tests judge answers, not speed: on a shared 2-core machine one draw can take a second,
+# and a deadline or a "too slow" health check would fail a correct test at random.
+settings.register_profile("retribusi", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("retribusi")
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 REQUIRE_PG = os.environ.get("RETRIBUSI_REQUIRE_POSTGRES") == "1"

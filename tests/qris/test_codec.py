@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from payments.qris import codec
@@ -683,7 +683,7 @@ def _never_raises(text: str) -> None:
     assert tree.encode() == text
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400)
 @given(_FUZZ_TEXT)
 def test_fuzz_random_text(text: str) -> None:
     _never_raises(text)

@@ -52,13 +52,13 @@ def test_symbol_equals_qrcode_make_across_versions(length: int) -> None:
     assert qr_image._symbol(payload) == qrcode_reference(payload)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=400))
 def test_symbol_equals_qrcode_make_property(payload: str) -> None:
     assert qr_image._symbol(payload) == qrcode_reference(payload)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15)
 @given(st.text(st.characters(codec="utf-8"), min_size=1, max_size=200))
 def test_mask_choice_equals_qrcode_for_any_text(payload: str) -> None:
     # Same codewords (with ECI when needed), mask chosen by qrcode's own best_mask_pattern.
@@ -71,7 +71,7 @@ def test_mask_choice_equals_qrcode_for_any_text(payload: str) -> None:
     assert qr_image._symbol(payload) == [[bool(m) for m in row] for row in qr.modules]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(
     st.integers(21, 45).flatmap(
         lambda n: st.lists(st.lists(st.booleans(), min_size=n, max_size=n), min_size=n, max_size=n)
@@ -197,7 +197,7 @@ def test_svg_sizes() -> None:
     assert root.get("width") == "154"
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=10)
 @given(st.text(st.characters(codec="utf-8"), min_size=1, max_size=120))
 def test_svg_property_any_text(payload: str) -> None:
     svg = qr_svg(payload)

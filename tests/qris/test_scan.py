@@ -92,7 +92,7 @@ def test_small_and_blurred_images_still_read() -> None:
     assert read(soft) == [DYNAMIC]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(
     amount_idr=st.integers(1, 10_000_000),
     reference=st.from_regex(r"[0-9A-Z]{1,25}", fullmatch=True),

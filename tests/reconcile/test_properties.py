@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
@@ -29,7 +29,7 @@ from reconcile.formats.bank_csv import _number
 from reconcile.formats.common import LineDraft
 
 SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=150)
 
 Parser = Callable[[bytes], ParsedFile]
 PARSERS: dict[str, tuple[Parser, str]] = {
@@ -227,7 +227,7 @@ def _workbook() -> bytes:
 WORKBOOK = _workbook()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(edits=EDITS)
 def test_mutated_workbooks(edits: list[tuple[int, int, bytes]]) -> None:
     check(PARSERS["bank_jateng"][0], mutate(WORKBOOK, edits))
