@@ -92,6 +92,10 @@ class PaymentIn:
     # locked); raising refuses the payment and writes nothing (a closed VA paid the wrong
     # amount). Not part of the payment's meaning.
     check_owed: Callable[[int], None] | None = field(default=None, compare=False)
+    # Called inside the payment's transaction, after everything is written and before the
+    # commit, with what was recorded (never for a replay): a channel's own record of its answer
+    # commits with the payment, not in a transaction of its own.
+    on_recorded: Callable[[Recorded], None] | None = field(default=None, compare=False)
 
     def meaning(self) -> str:
         """SHA-256 of what the payment says: a replay must say the same."""
@@ -455,7 +459,7 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
             subject_id=payment.id,
             details={"receipt": receipt.number, "moves": [m.to_dict() for m in moves]},
         )
-    return Recorded(
+    recorded = Recorded(
         payment_id=payment.id,
         vendor_id=payment.vendor_id,
         amount_idr=payment.amount_idr,
@@ -464,6 +468,9 @@ def _record(session: AnySession, incoming: PaymentIn, digest: str) -> Recorded:
         paid_at=payment.paid_at,
         bills=bills,
     )
+    if incoming.on_recorded is not None:
+        incoming.on_recorded(recorded)
+    return recorded
 
 
 def _latest_day(opened: Sequence[tuple[Bill, Account]], paid_on: date) -> date:

@@ -20,7 +20,8 @@ handler ``(SnapRequest) -> SnapOutcome`` into a Flask view that, in this order (
 7. runs the handler; a :class:`SnapError` it raises is answered with its case, a
    :class:`DomainError` through :func:`case_for_domain_error`, anything else is logged and
    answered ``500xx00`` (never an HTML 500);
-8. stores the answer and sends it with an ``X-TIMESTAMP`` header.
+8. stores the answer (unless the handler staged it in its own transaction: a payment and its
+   answer commit together) and sends it with an ``X-TIMESTAMP`` header.
 
 The access policy is ``@public``: SNAP calls are authenticated by their signatures, not by a
 session (and ``/snap/`` is exempt from CSRF for the same reason).
@@ -31,7 +32,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Final
@@ -70,7 +71,7 @@ from retribusi.auth.access import public
 from retribusi.config import apply_defaults
 from retribusi.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from retribusi.extensions import db, limiter
-from retribusi.levy.errors import reason_of
+from retribusi.levy.errors import field_of, reason_of
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class SnapRequest:
     # False when the X-EXTERNAL-ID was already claimed today by the same message (a repeat).
     external_id_fresh: bool
     external_id_first_call: int
+    started: float  # time.perf_counter() when the call arrived
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ class SnapOutcome:
     outcome: str = "ok"
     payment_id: int | None = None
     replay_of: int | None = None
+    # The handler added the answer to its own transaction (:func:`stage_answer`), which committed.
+    stored: bool = False
 
 
 @dataclass
@@ -166,13 +170,11 @@ def case_for_domain_error(error: DomainError) -> tuple[Case, str | None]:
     found → ``404xx01``; conflict (a reference reused with other content) → ``404xx18``;
     forbidden → ``403xx01``; anything else → ``500xx00``.
     """
-    errors = error.details.get("errors") or [{}]
-    field_name = errors[0].get("field")
     reason = reason_of(error)
     if isinstance(error, ValidationFailed):
         if reason == "too_large":
             return Case.EXCEEDS_AMOUNT_LIMIT, None
-        return Case.INVALID_FIELD_FORMAT, str(field_name) if field_name else None
+        return Case.INVALID_FIELD_FORMAT, field_of(error)
     if isinstance(error, NotFound):
         return Case.TRANSACTION_NOT_FOUND, None
     if isinstance(error, Conflict):
@@ -338,25 +340,36 @@ def _send(response: SnapResponse) -> Response:
     return sent
 
 
+def _add_answer(call_id: int, started: float, outcome: SnapOutcome) -> None:
+    add_answer(
+        db.session,
+        call_id=call_id,
+        http_status=outcome.response.http_status,
+        response_code=outcome.response.response_code,
+        body=outcome.response.body,
+        outcome=outcome.outcome,
+        answered_at=clock.now(),
+        duration_ms=int((time.perf_counter() - started) * 1000),
+        payment_id=outcome.payment_id,
+        replay_of=outcome.replay_of,
+    )
+
+
+def stage_answer(call: SnapRequest, outcome: SnapOutcome) -> SnapOutcome:
+    """Add the answer to the handler's open transaction, to commit with what it did (a payment
+    and the answer that reports it, in one commit); returns the outcome marked stored. Only
+    for an answer that is final once that transaction commits."""
+    _add_answer(call.call_id, call.started, outcome)
+    return replace(outcome, stored=True)
+
+
 def _store_answer(
     call_id: int | None, inbound: _Inbound, outcome: SnapOutcome, *, commit: bool = True
 ) -> None:
     if call_id is None:
         return
-    duration_ms = int((time.perf_counter() - inbound.started) * 1000)
     try:
-        add_answer(
-            db.session,
-            call_id=call_id,
-            http_status=outcome.response.http_status,
-            response_code=outcome.response.response_code,
-            body=outcome.response.body,
-            outcome=outcome.outcome,
-            answered_at=clock.now(),
-            duration_ms=duration_ms,
-            payment_id=outcome.payment_id,
-            replay_of=outcome.replay_of,
-        )
+        _add_answer(call_id, inbound.started, outcome)
         if commit:
             db.session.commit()
     except SQLAlchemyError:
@@ -424,6 +437,7 @@ def _handle(inbound: _Inbound, handler: Handler, call_id: int, claim: Claim) -> 
         endpoint_url=inbound.endpoint_url,
         external_id_fresh=claim.fresh,
         external_id_first_call=claim.call_id,
+        started=inbound.started,
     )
     try:
         return handler(snap_request)
@@ -481,7 +495,8 @@ def run_snap_call(
         error = SnapError(Case.INTERNAL_SERVER_ERROR, None, "call not stored")
         return _send(_error_response(service, failure or error, inbound.payload))
     outcome = _handle(inbound, handler, call_id, claim)
-    _store_answer(call_id, inbound, outcome)
+    if not outcome.stored:
+        _store_answer(call_id, inbound, outcome)
     return _send(outcome.response)
 
 

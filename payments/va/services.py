@@ -31,7 +31,7 @@ from payments.ledger import PaymentIn, Recorded, find_payment, payment_result, r
 from payments.models import Channel, Payment
 from payments.snap.calls import first_answer_for_payment
 from payments.snap.codes import Case, PaymentFlagStatus, Reason, SnapError
-from payments.snap.endpoint import SnapOutcome, SnapRequest
+from payments.snap.endpoint import SnapOutcome, SnapRequest, stage_answer
 from payments.snap.messages import (
     BillLine,
     FlagAdvise,
@@ -58,9 +58,10 @@ from payments.snap.numbering import (
 )
 from payments.snap.partners import PartnerInfo
 from retribusi import clock
-from retribusi.errors import Conflict
+from retribusi.errors import Conflict, NotFound
 from retribusi.extensions import db
 from retribusi.levy.billing import OpenBill, open_bills_for_vendor
+from retribusi.levy.errors import field_of
 from retribusi.levy.models import Bill
 from vendors.models import Vendor
 
@@ -133,13 +134,23 @@ def va_summary_part(vendor: Vendor) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- look-ups
 
 
+def locate(partner: PartnerInfo, triple: ReceivedTriple) -> VaKey:
+    """The key a received triple names under this bank, whatever padding the bank used; its
+    ``sequence`` is the vendor's id, if such a vendor exists."""
+    assert partner.company_code is not None
+    return normalize_va(triple, company_code=partner.company_code, width=partner.customer_no_width)
+
+
+def _no_vendor() -> VaNumberError:
+    return VaNumberError(VaErrorKind.NOT_OURS, "no vendor with this VA", field="customerNo")
+
+
 def resolve_vendor(partner: PartnerInfo, triple: ReceivedTriple) -> tuple[VaKey, Vendor]:
     """The vendor a received triple names under this bank, whatever padding the bank used."""
-    assert partner.company_code is not None
-    key = normalize_va(triple, company_code=partner.company_code, width=partner.customer_no_width)
+    key = locate(partner, triple)
     vendor = db.session.get(Vendor, key.sequence)
     if vendor is None:
-        raise VaNumberError(VaErrorKind.NOT_OURS, "no vendor with this VA", field="customerNo")
+        raise _no_vendor()
     return key, vendor
 
 
@@ -268,9 +279,14 @@ def _replay(call: SnapRequest, existing: Payment, paid_idr: int, va_digits: str)
 
 
 def payment(call: SnapRequest) -> SnapOutcome:
-    """``transfer-va/payment``: record the flag once, however often the bank repeats it."""
+    """``transfer-va/payment``: record the flag once, however often the bank repeats it.
+
+    The vendor is not read here: the ledger locks and reads it (an unknown one is refused
+    there, before anything is written), and the answer is staged in the payment's own
+    transaction, so a new flag takes two commits (the call, then the payment with its answer).
+    """
     request = parse_payment_request(call.payload)
-    key, vendor = resolve_vendor(call.partner, request.triple)
+    key = locate(call.partner, request.triple)
     paid_at = _paid_at(request.trx_date_time_at, call.received_at)
     sender = call.partner.code
     ref = request.payment_request_id
@@ -284,13 +300,26 @@ def payment(call: SnapRequest) -> SnapOutcome:
 
     def check_owed(owed_idr: int) -> None:
         # Inside the payment's transaction, on the bills it locked: what the VA may take.
-        _check_amount(call.partner, vendor.id, request.paid_amount_idr, owed_idr)
+        _check_amount(call.partner, key.sequence, request.paid_amount_idr, owed_idr)
+
+    staged: list[SnapOutcome] = []
+
+    def answer(recorded: Recorded) -> None:
+        # Inside the payment's transaction: the vendor is the row the ledger locked (no query).
+        vendor = db.session.get(Vendor, recorded.vendor_id)
+        response = build_payment_response(
+            request,
+            virtual_account_name=vendor.full_name if vendor else None,
+            paid_bills=_paid_bills(recorded),
+        )
+        outcome = SnapOutcome(response, "ok", payment_id=recorded.payment_id)
+        staged.append(stage_answer(call, outcome))
 
     incoming = PaymentIn(
         channel=Channel.VA,
         sender=sender,
         external_ref=ref,
-        vendor_id=vendor.id,
+        vendor_id=key.sequence,
         amount_idr=request.paid_amount_idr,
         paid_at=paid_at,
         raw={
@@ -302,9 +331,14 @@ def payment(call: SnapRequest) -> SnapOutcome:
         recorded_by=f"snap:{sender}",
         va_number=key.payable_digits,
         check_owed=check_owed,
+        on_recorded=answer,
     )
     try:
         recorded = record_payment(incoming)
+    except NotFound as error:
+        if field_of(error) == "vendor_id":
+            raise _no_vendor() from error
+        raise
     except Conflict:
         # A concurrent twin (SQLite) recorded it between our look and our insert.
         db.session.rollback()
@@ -316,10 +350,7 @@ def payment(call: SnapRequest) -> SnapOutcome:
         existing = db.session.get(Payment, recorded.payment_id)
         assert existing is not None
         return _replay(call, existing, request.paid_amount_idr, key.payable_digits)
-    response = build_payment_response(
-        request, virtual_account_name=vendor.full_name, paid_bills=_paid_bills(recorded)
-    )
-    return SnapOutcome(response, "ok", payment_id=recorded.payment_id)
+    return staged[-1]
 
 
 # --------------------------------------------------------------------------------- status

@@ -29,3 +29,10 @@ def reason_of(error: DomainError) -> str:
     """The first stable reason code of an error (``"invalid"`` when it carries none)."""
     errors = error.details.get("errors") or [{}]
     return str(errors[0].get("reason", error.code))
+
+
+def field_of(error: DomainError) -> str | None:
+    """The field the first error names, if any."""
+    errors = error.details.get("errors") or [{}]
+    name = errors[0].get("field")
+    return str(name) if name else None

@@ -281,3 +281,60 @@ def test_nothing_is_allocated_twice(app: Flask, sim: SimulatedBank, sri: Billed)
     with app.app_context():
         total = db.session.scalar(sa.select(sa.func.sum(Allocation.amount_idr)))
         assert total == sri.owed_idr
+
+
+def test_a_flag_for_a_vendor_that_does_not_exist_is_4042512(
+    app: Flask, sim: SimulatedBank, sri: Billed
+) -> None:
+    """A well-formed VA (right check digit) of no vendor: the ledger finds no vendor to lock,
+    and the bank is told the VA is not ours; nothing is written but the call and its answer."""
+    from payments.snap.numbering import make_customer_no
+
+    nobody = "12345" + make_customer_no(sri.vendor_id + 1000, width=10)
+    reply = sim.flag(nobody, 5_000, request_id=sim.new_request_id())
+    assert reply.response_code == "4042512"
+    assert reply.body["responseMessage"] == "Invalid Bill/Virtual Account [Not Found]"
+    assert count(app, Payment) == 0
+    assert count(app, SnapAnswer) == count(app, SnapCall)
+
+
+def test_a_new_flag_commits_the_call_then_the_payment_with_its_answer(
+    app: Flask, sim: SimulatedBank, sri: Billed
+) -> None:
+    """Two commits for a new flag: the raw call first (on record before anything acts on it),
+    then the payment and the answer that reports it, together; the vendor is read once."""
+    sim.client.token()
+    written: list[set[str]] = [set()]
+    vendor_reads: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        words = statement.split()
+        if words[0] == "INSERT":
+            written[-1].add(words[2])
+        elif words[0] == "SELECT" and "FROM vendors " in " ".join(words) + " ":
+            vendor_reads.append(statement)
+
+    def committed(_conn: Any) -> None:
+        written.append(set())
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", executed)
+    sa.event.listen(engine, "commit", committed)
+    try:
+        reply = sim.flag(sri.va, sri.owed_idr, request_id=sim.new_request_id())
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", executed)
+        sa.event.remove(engine, "commit", committed)
+    assert reply.response_code == "2002500"
+    call, paid, after = written
+    assert call == {"snap_calls", "snap_external_ids"}
+    assert {"payments", "allocations", "receipts", "snap_answers"} <= paid
+    assert after == set()
+    assert len(vendor_reads) == 1
+    with app.app_context():
+        [answer] = db.session.scalars(
+            sa.select(SnapAnswer).where(SnapAnswer.response_code == "2002500")
+        ).all()
+        [payment] = db.session.scalars(sa.select(Payment)).all()
+        assert answer.payment_id == payment.id and answer.body == reply.body
