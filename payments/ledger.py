@@ -88,6 +88,10 @@ class PaymentIn:
     stall_id: int | None = None
     va_number: str | None = None
     flags: Mapping[str, Any] = field(default_factory=dict)
+    # ``paid_at`` is when we received the payment, not a time the sender stated (a VA flag
+    # without trxDateTime): then it is no part of what the payment says, and a repeat of it
+    # that arrived at another moment is the same payment.
+    paid_at_received: bool = False
     # Called inside the payment's transaction with the total the vendor owes (the bills being
     # locked); raising refuses the payment and writes nothing (a closed VA paid the wrong
     # amount). Not part of the payment's meaning.
@@ -105,7 +109,9 @@ class PaymentIn:
             "ref": self.external_ref,
             "vendor": self.vendor_id,
             "amount": self.amount_idr,
-            "paid_at": clock.to_wib(self.paid_at).isoformat(timespec="seconds"),
+            "paid_at": None
+            if self.paid_at_received
+            else clock.to_wib(self.paid_at).isoformat(timespec="seconds"),
             "targets": sorted(self.target_bill_ids),
             "market": self.market_id,
             "stall": self.stall_id,

@@ -292,8 +292,9 @@ def payment(call: SnapRequest) -> SnapOutcome:
     ref = request.payment_request_id
     if not call.external_id_fresh or request.flag_advise is FlagAdvise.RETRY:
         # A retry (the same X-EXTERNAL-ID, or the bank's flagAdvise=Y): answer from what was
-        # recorded, without a lock. (Left to the ledger, a retry without trxDateTime would
-        # carry another paid_at and be logged as a reference reused with other content.)
+        # recorded, without taking the vendor's lock. (One that finds nothing, its first flag
+        # still in flight, goes to the ledger; without trxDateTime the moment it arrived is no
+        # part of its meaning, so it is a quiet replay of that flag there too.)
         existing = find_payment(Channel.VA, sender, ref)
         if existing is not None:
             return _replay(call, existing, request.paid_amount_idr, key.payable_digits)
@@ -330,6 +331,7 @@ def payment(call: SnapRequest) -> SnapOutcome:
         },
         recorded_by=f"snap:{sender}",
         va_number=key.payable_digits,
+        paid_at_received=request.trx_date_time_at is None,
         check_owed=check_owed,
         on_recorded=answer,
     )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +15,7 @@ from flask import Flask
 from payments.models import Allocation, Payment
 from payments.snap.models import VaType
 from payments.verify import verify_ledger
+from retribusi import clock
 from retribusi.extensions import db
 from tests.va.fixtures import bank, billed_vendor, post_together, signed_flag
 
@@ -57,4 +61,50 @@ def test_fifty_different_payments_for_one_vendor_never_over_allocate(app: Flask)
         assert len(payments) == codes["2002500"]
         allocated = db.session.scalar(sa.select(sa.func.sum(Allocation.amount_idr)))
         assert allocated == part_idr * codes["2002500"] <= vendor.owed_idr
+        assert verify_ledger(db.session).ok
+
+
+class TickingClock(clock.FrozenClock):
+    """Every reading is a quarter of a second after the one before: concurrent calls arrive
+    at different moments, whole seconds apart within a few readings."""
+
+    def __init__(self, start: clock.FrozenClock) -> None:
+        super().__init__(start.now())
+        self._lock = threading.Lock()
+
+    def now(self) -> clock.datetime:
+        with self._lock:
+            self.advance(timedelta(milliseconds=250))
+            return super().now()
+
+
+def test_retries_racing_their_first_flag_are_quiet_replays(
+    app: Flask, frozen_clock: clock.FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A flag without trxDateTime is paid when it arrived; its retries (flagAdvise=Y, other
+    X-EXTERNAL-IDs) sent while it is still being processed arrive later. Each retry takes the
+    first call's moment, so whichever records the payment, the others are replays with the
+    same meaning: one payment, one answer, and no warning of a reference reused."""
+    _reg, sim = bank(app)
+    vendor = billed_vendor(app, months=("2026-10", "2026-11"))
+    app.extensions[clock.EXTENSION_KEY] = TickingClock(frozen_clock)
+    flags = [
+        signed_flag(
+            sim,
+            vendor,
+            vendor.owed_idr,
+            request_id="RACE-1",
+            external_id=f"EXT-RACE-{n}",
+            flagAdvise="Y" if n else "N",
+        )
+        for n in range(20)
+    ]
+    with caplog.at_level(logging.WARNING, logger="payments.ledger"):
+        answers = post_together(app, flags)
+    assert Counter(a["responseCode"] for a in answers) == {"2002500": 20}, answers
+    assert len({json.dumps(a, sort_keys=True) for a in answers}) == 1
+    assert not [r for r in caplog.records if "reused" in r.getMessage()]
+    with app.app_context():
+        [payment] = db.session.scalars(sa.select(Payment)).all()
+        assert payment.amount_idr == vendor.owed_idr
         assert verify_ledger(db.session).ok
