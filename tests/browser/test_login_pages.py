@@ -26,7 +26,11 @@ LAYOUT_JS = """(minPx) => {
 
 
 def _layout_problems(page: Page) -> dict[str, object]:
-    """Horizontal overflow at 360 px, and touch targets smaller than a fingertip."""
+    """Horizontal overflow at 360 px, and touch targets smaller than a fingertip.
+
+    Measured once the page has loaded: a heading can be visible before the stylesheet applies
+    (seen once: every input 21 px high, unstyled), and then every target looks small."""
+    page.wait_for_load_state("load")
     result: dict[str, object] = page.evaluate(LAYOUT_JS, MIN_TOUCH_PX)
     return result
 
