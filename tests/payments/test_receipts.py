@@ -100,11 +100,13 @@ def test_the_pdf_says_what_was_paid_and_its_qr_code_scans(
     ):
         assert "".join(expected.split()) in text, (expected, text)
     (image,) = page.images
-    (code,) = zxingcpp.read_barcodes(image.image)
-    assert code.format == zxingcpp.BarcodeFormat.QRCode
+    # One QR code, read as the verification link. Read for QR codes only, and by text: once in
+    # CI (not reproduced in 86 variants since) the reader reported more than one result for
+    # this image; a second, different code would still fail here.
+    codes = zxingcpp.read_barcodes(image.image, formats=zxingcpp.BarcodeFormat.QRCode)
     with app.app_context():
-        assert code.text == verification_url(paid["token"])
-    assert code.text.startswith("http://127.0.0.1:5000/kuitansi/v/")
+        assert {code.text for code in codes} == {verification_url(paid["token"])}
+    assert codes[0].text.startswith("http://127.0.0.1:5000/kuitansi/v/")
 
 
 def test_a_thermal_receipt_grows_with_the_bills_it_lists(app: Flask) -> None:
