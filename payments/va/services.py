@@ -308,9 +308,10 @@ def payment(call: SnapRequest) -> SnapOutcome:
     def answer(recorded: Recorded) -> None:
         # Inside the payment's transaction: the vendor is the row the ledger locked (no query).
         vendor = db.session.get(Vendor, recorded.vendor_id)
+        assert vendor is not None
         response = build_payment_response(
             request,
-            virtual_account_name=vendor.full_name if vendor else None,
+            virtual_account_name=vendor.full_name,
             paid_bills=_paid_bills(recorded),
         )
         outcome = SnapOutcome(response, "ok", payment_id=recorded.payment_id)

@@ -25,14 +25,17 @@ def not_found(field: str, message: str) -> NotFound:
     return NotFound(message, details=_details(field, "not_found", message))
 
 
+def _first(error: DomainError) -> dict[str, object]:
+    errors = error.details.get("errors") or [{}]
+    return dict(errors[0])
+
+
 def reason_of(error: DomainError) -> str:
     """The first stable reason code of an error (``"invalid"`` when it carries none)."""
-    errors = error.details.get("errors") or [{}]
-    return str(errors[0].get("reason", error.code))
+    return str(_first(error).get("reason", error.code))
 
 
 def field_of(error: DomainError) -> str | None:
     """The field the first error names, if any."""
-    errors = error.details.get("errors") or [{}]
-    name = errors[0].get("field")
+    name = _first(error).get("field")
     return str(name) if name else None

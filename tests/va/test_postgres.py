@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -72,7 +72,7 @@ class TickingClock(clock.FrozenClock):
         super().__init__(start.now())
         self._lock = threading.Lock()
 
-    def now(self) -> clock.datetime:
+    def now(self) -> datetime:
         with self._lock:
             self.advance(timedelta(milliseconds=250))
             return super().now()
