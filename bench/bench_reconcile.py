@@ -12,12 +12,14 @@ for a VA already paid (duplicates). Then it times, through the real services:
 * ``day``: one file of 50 000 lines imported (parse, dedup, COPY) and one run (candidates by
   SQL joins, decisions, matches and claims written, exceptions kept, result hash), committed;
 * ``month``: 1 000 000 lines in 20 daily files (the importers refuse a file over 50 MiB, about
-  500 000 such lines) imported one after another, then one run over all of them.
+  500 000 such lines) imported in their order by ``import_files`` (as ``retribusi reconcile
+  import FILES…`` does: two processes, one reading the next file while the other stores), then
+  one run over all of them.
 
 Each figure is printed beside an in-memory hash join of the same data, keyed on (VA number,
 amount) with claim-once (the floor: what matching costs without a database), with the ratio, and
-with the process's peak resident memory during the timed work. The machine's load average is
-printed too: other work on the 2 cores inflates the figures.
+with the process's peak resident memory during the timed work (and an import worker's). The
+machine's load average is printed too: other work on the 2 cores inflates the figures.
 
     PYTHONPATH=. .venv/bin/python bench/bench_reconcile.py [--day 50000] [--month 1000000]
 """
@@ -40,7 +42,7 @@ import sqlalchemy as sa
 
 from payments.models import Allocation, Payment
 from reconcile.bulk import FastWriter, Kind
-from reconcile.importing import import_file
+from reconcile.importing import ImportSummary, import_files
 from reconcile.runs import run_reconciliation
 from retribusi import clock, create_app
 from retribusi.extensions import db
@@ -86,6 +88,13 @@ def peak_mib() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker_peak_mib() -> float:
+    """The largest peak resident memory of a child process ended so far (the import workers)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -318,17 +327,14 @@ def measure(
         load_before = os.getloadavg()[0]
         reset_peak()
         started = time.perf_counter()
-        imported = 0
-        for n, data in enumerate(files):
-            summary = import_file(
-                data,
-                "bank_csv",
-                actor="bench",
-                profile="bni",
-                account_id="0123456789",
-                file_name=f"day-{n}.csv",
-            )
-            imported += summary.lines_new
+        outcomes = import_files(
+            [(f"day-{n}.csv", data) for n, data in enumerate(files)],
+            "bank_csv",
+            actor="bench",
+            profile="bni",
+            account_id="0123456789",
+        )
+        imported = sum(o.lines_new for o in outcomes if isinstance(o, ImportSummary))
         import_s = time.perf_counter() - started
         run = run_reconciliation(actor="bench", as_of=as_of)
         total_s = time.perf_counter() - started
@@ -356,7 +362,8 @@ def measure(
         f" {total_s / floor_s:.0f}x end to end, {(total_s - import_s) / floor_s:.0f}x for the run"
     )
     print(
-        f"  peak resident memory {peak:.0f} MiB; load average {load_before:.2f} -> {load_after:.2f}"
+        f"  peak resident memory {peak:.0f} MiB (an import worker at most {worker_peak_mib():.0f}"
+        f" MiB); load average {load_before:.2f} -> {load_after:.2f}"
     )
     print(
         f"  re-run: {again.matched_count} matched, {again.opened} opened, {again.duration_s:.2f} s"

@@ -14,7 +14,7 @@ from flask.cli import with_appcontext
 from reconcile.actions import assign, create_payment, decide, match_line, unmatch
 from reconcile.formats import FileFormat, available_profiles
 from reconcile.formats.common import MAX_FILE_BYTES
-from reconcile.importing import import_file
+from reconcile.importing import IMPORT_JOBS, ImportSummary, import_files
 from reconcile.models import EventAction
 from reconcile.runs import STEPS, run_reconciliation
 from reconcile.verify import verify_reconciliation
@@ -65,7 +65,12 @@ def _import_human(summary: dict[str, Any]) -> str:
 
 
 @reconcile_cli.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+@click.argument(
+    "files",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
+)
 @click.option("--format", "fmt", required=True, type=click.Choice([f.value for f in FileFormat]))
 @click.option("--profile", help=f"Bank CSV/XLSX profile: {', '.join(available_profiles())}.")
 @click.option("--account", "account_id", help="Account number, when the file does not say it.")
@@ -73,10 +78,17 @@ def _import_human(summary: dict[str, Any]) -> str:
 @click.option("--period-from", type=click.DateTime(["%Y-%m-%d"]), help="Statement period start.")
 @click.option("--period-to", type=click.DateTime(["%Y-%m-%d"]), help="Statement period end.")
 @click.option("--dry-run", is_flag=True, help="Check and count; store nothing.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 8),
+    default=IMPORT_JOBS,
+    show_default=True,
+    help="Processes for several files: one reads the next file while one stores.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def import_command(
-    file: Path,
+    files: tuple[Path, ...],
     fmt: str,
     profile: str | None,
     account_id: str | None,
@@ -84,31 +96,60 @@ def import_command(
     period_from: Any,
     period_to: Any,
     dry_run: bool,
+    jobs: int,
     as_json: bool,
 ) -> None:
-    """Import FILE: a file seen before changes nothing; a refused file stores nothing."""
+    """Import FILES in the order given, each on its own: a file seen before changes nothing;
+    a refused file stores nothing (the others are still imported; the exit code is 1)."""
     period = None
     if (period_from is None) != (period_to is None):
         raise click.UsageError("give both --period-from and --period-to, or neither")
     if period_from is not None and period_to is not None:
         period = (period_from.date(), period_to.date())
-    try:
-        summary = import_file(
-            _read(file),
-            fmt,
-            actor="cli",
-            file_name=file.name,
-            profile=profile,
-            account_id=account_id,
-            acquirer_id=acquirer_id,
-            period=period,
-            dry_run=dry_run,
-        )
-    except DomainError as error:
-        fail(error, as_json)
+    options: dict[str, Any] = {
+        "profile": profile,
+        "account_id": account_id,
+        "acquirer_id": acquirer_id,
+        "period": period,
+        "dry_run": dry_run,
+    }
+    outcomes: dict[int, ImportSummary | DomainError] = {}
+    readable: list[tuple[str, bytes]] = []
+    for index, path in enumerate(files):
+        try:
+            readable.append((path.name, _read(path)))
+        except DomainError as error:
+            outcomes[index] = error
+    imported = import_files(readable, fmt, actor="cli", jobs=jobs, **options)
+    pending = (index for index in range(len(files)) if index not in outcomes)
+    outcomes.update(zip(pending, imported, strict=False))
+    results = [outcomes[index] for index in range(len(files))]
+    if len(files) == 1:
+        if isinstance(results[0], DomainError):
+            fail(results[0], as_json)
+        body = results[0].to_dict()
+        emit(body, as_json, _import_human(body))
         return
-    body = summary.to_dict()
-    emit(body, as_json, _import_human(body))
+    bodies = [
+        {"ok": False, "file_name": path.name, **result.to_dict()}
+        if isinstance(result, DomainError)
+        else result.to_dict()
+        for path, result in zip(files, results, strict=True)
+    ]
+    ok = all(body["ok"] for body in bodies)
+    emit({"ok": ok, "files": bodies}, as_json, "\n".join(_file_human(body) for body in bodies))
+    if not ok:
+        sys.exit(1)
+
+
+def _file_human(body: dict[str, Any]) -> str:
+    if body["ok"]:
+        return _import_human(body)
+    errors = body.get("details", {}).get("errors", [])
+    return "\n".join(
+        [f"error: {body['file_name']}: {body['message']}"]
+        + [f"  {item.get('field')}: {item.get('reason')}" for item in errors]
+    )
 
 
 @reconcile_cli.command("run")

@@ -22,10 +22,13 @@ run never reads half a file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import multiprocessing
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from json.encoder import encode_basestring as _json_string  # the encoder's own (ensure_ascii=False)
+from multiprocessing.connection import Connection, wait
 from typing import Any, Final
 
 import psycopg
@@ -62,7 +65,7 @@ from reconcile.runs import lock
 from retribusi import clock
 from retribusi.audit import record_event
 from retribusi.db import AnySession, transaction
-from retribusi.errors import Conflict, ValidationFailed
+from retribusi.errors import Conflict, DomainError, ValidationFailed
 from retribusi.extensions import db
 from retribusi.levy.bulk import allocate_ids, widen_cache
 
@@ -199,8 +202,12 @@ def import_file(
     period: tuple[date, date] | None = None,
     dry_run: bool = False,
     max_bytes: int = MAX_FILE_BYTES,
+    before_store: Callable[[], None] | None = None,
 ) -> ImportSummary:
     """Parse and store one file; idempotent on its bytes and on each line's identity.
+
+    ``before_store`` is called once the file is parsed, before its transaction starts (what
+    :func:`import_files` waits in for the file before to commit).
 
     Raises :class:`~retribusi.errors.ValidationFailed` (reason = the importers'
     :class:`~reconcile.formats.RefusalReason`) for a file refused whole, with nothing stored.
@@ -241,6 +248,8 @@ def import_file(
             for r in parsed.rejected[:SUMMARY_REJECTED]
         ],
     )
+    if before_store is not None:
+        before_store()
     try:
         with transaction(session):
             # One writer at a time (imports, runs, people's matches): a run never sees half
@@ -264,6 +273,155 @@ def import_file(
             details={"errors": [{"field": "file", "reason": "concurrent", "message": str(error)}]},
         ) from error
     return summary
+
+
+#: Worker processes :func:`import_files` uses by default: one file parsed while the one
+#: before it is stored fills two cores (the parse is Python, the store mostly the server).
+IMPORT_JOBS: Final = 2
+
+
+def import_files(
+    files: Sequence[tuple[str, bytes]],
+    fmt: str,
+    *,
+    actor: str,
+    jobs: int = IMPORT_JOBS,
+    **options: Any,
+) -> list[ImportSummary | DomainError]:
+    """Import ``(file name, bytes)`` in the order given, each as :func:`import_file` does (its
+    own transaction; a refused file stores nothing and the others go on): each file's summary,
+    or the error that refused it, in order. ``options`` are :func:`import_file`'s.
+
+    With ``jobs`` > 1 (and a database on disk or a server) the files are shared among forked
+    worker processes, each with its own connection: a worker parses its next file while the
+    worker before it stores its own, and starts storing only once that file is committed, so
+    the files are stored one at a time in the order given (statement chains need it) while the
+    next one is already being read on the other core.
+    """
+    jobs = max(1, min(jobs, len(files)))
+    if jobs == 1 or not _forkable():
+        return [_outcome(name, data, fmt, actor, options) for name, data in files]
+    context = multiprocessing.get_context("fork")
+    turns = [context.Semaphore(0) for _ in range(jobs)]
+    turns[0].release()
+    db.session.remove()
+    db.engine.dispose()  # no connection crosses the fork
+    pipes = [context.Pipe(duplex=False) for _ in range(jobs)]
+    workers = [
+        context.Process(
+            target=_import_worker,
+            args=(first, jobs, files, fmt, actor, options, turns, pipes[first][1]),
+            daemon=True,
+        )
+        for first in range(jobs)
+    ]
+    results: dict[int, ImportSummary | DomainError] = {}
+    try:
+        for worker in workers:
+            worker.start()
+        for _receiver, sender in pipes:
+            sender.close()
+        live = {
+            worker.sentinel: (worker, receiver)
+            for worker, (receiver, _s) in zip(workers, pipes, strict=True)
+        }
+        while live:  # read as they come (a full pipe would block its worker), until all end
+            ready = wait([*live, *(receiver for _w, receiver in live.values())])
+            for sentinel, (worker, receiver) in list(live.items()):
+                if receiver in ready or sentinel in ready:
+                    _receive(receiver, results)
+                if sentinel in ready:
+                    worker.join()
+                    _receive(receiver, results)
+                    del live[sentinel]
+                    if worker.exitcode != 0:
+                        raise RuntimeError(f"an import worker ended with code {worker.exitcode}")
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+    missing = [files[i][0] for i in range(len(files)) if i not in results]
+    if missing:
+        raise RuntimeError(f"no import result for {', '.join(missing)}")
+    return [results[i] for i in range(len(files))]
+
+
+def _receive(receiver: Connection, results: dict[int, ImportSummary | DomainError]) -> None:
+    while receiver.poll():
+        try:
+            index, outcome = receiver.recv()
+        except EOFError:  # its worker is ending
+            return
+        if isinstance(outcome, str):  # an unexpected failure, as its traceback
+            raise RuntimeError(f"an import worker failed:\n{outcome}")
+        results[index] = outcome
+
+
+def _outcome(
+    name: str,
+    data: bytes,
+    fmt: str,
+    actor: str,
+    options: dict[str, Any],
+    before_store: Callable[[], None] | None = None,
+) -> ImportSummary | DomainError:
+    try:
+        return import_file(
+            data, fmt, actor=actor, file_name=name, before_store=before_store, **options
+        )
+    except DomainError as error:
+        return error
+
+
+def _forkable() -> bool:
+    """Workers can share the database: a server or a file (an in-memory SQLite would be copied)."""
+    url = db.engine.url
+    on_disk = url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
+    return on_disk and "fork" in multiprocessing.get_all_start_methods()
+
+
+class _Turn:
+    """A worker's turn to store one file: taken once, then passed to the next worker."""
+
+    def __init__(self, mine: Any, following: Any) -> None:
+        self.mine, self.following, self.held = mine, following, False
+
+    def take(self) -> None:
+        if not self.held:
+            self.mine.acquire()
+            self.held = True
+
+    def pass_on(self) -> None:
+        self.take()  # a file refused before its store still waits, so the order holds
+        self.following.release()
+
+
+def _import_worker(
+    first: int,
+    jobs: int,
+    files: Sequence[tuple[str, bytes]],
+    fmt: str,
+    actor: str,
+    options: dict[str, Any],
+    turns: Sequence[Any],
+    sender: Connection,
+) -> None:
+    """One worker of :func:`import_files`: files ``first``, ``first + jobs``, … in turn."""
+    db.engine.dispose(close=False)
+    for index in range(first, len(files), jobs):
+        name, data = files[index]
+        turn = _Turn(turns[index % jobs], turns[(index + 1) % jobs])
+        outcome: ImportSummary | DomainError | str
+        try:
+            outcome = _outcome(name, data, fmt, actor, options, turn.take)
+        except Exception:  # a bug, not a refusal: the parent raises it with this traceback
+            outcome = traceback.format_exc()
+        turn.pass_on()
+        sender.send((index, outcome))
+        if isinstance(outcome, str):
+            break
+    sender.close()
 
 
 def _seen(session: AnySession, digest: str) -> ImportSummary | None:

@@ -16,6 +16,10 @@ class DomainError(Exception):
         self.message = message
         self.details = details or {}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled whole (details too) when it crosses a process, as import workers send it.
+        return (_restored, (type(self), self.message, self.details))
+
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message, "status": self.status}
         if self.details:
@@ -43,3 +47,7 @@ class ValidationFailed(DomainError):
 
     status = 422
     code = "validation_failed"
+
+
+def _restored(kind: type[DomainError], message: str, details: dict[str, Any]) -> DomainError:
+    return kind(message, details=details)

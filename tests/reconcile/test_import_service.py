@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from reconcile.importing import import_file
+from reconcile.importing import ImportSummary, import_file, import_files
 from reconcile.models import (
     ImportedFile,
     Line,
@@ -104,6 +104,57 @@ def test_statements_continue_from_the_last_one_stored() -> None:
     # 331 again, but with other balances: the bank cannot have two statements 331.
     other = rf.Mt940(number=331, opening_idr=day1.closing_idr, day=date(2026, 11, 23))
     refused(other.credit(9_000, "Y").render(), "mt940", "statement_conflict")
+
+
+def test_several_files_are_stored_in_their_order_by_two_workers() -> None:
+    """Each worker parses while the other stores; a statement chain only holds if the files are
+    stored in the order given, and a refused file in the middle stores nothing of itself."""
+    day1 = rf.Mt940(number=330, day=date(2026, 11, 20)).credit(75_000, "TRF VA 8881", ref="FTA1")
+    day2 = day1.next(date(2026, 11, 23)).credit(3_000, "TRF VA 8882", ref="FTA2")
+    day3 = day2.next(date(2026, 11, 24)).credit(5_000, "TRF VA 8883", ref="FTA3")
+    day4 = day3.next(date(2026, 11, 25)).credit(7_500, "TRF VA 8884", ref="FTA4")
+    files = [
+        ("330.sta", day1.render()),
+        ("331.sta", day2.render()),
+        ("332-bad.sta", day3.render(closing_idr=1)),
+        ("332.sta", day3.render()),
+        ("333.sta", day4.render()),
+        ("331-again.sta", day2.render()),
+    ]
+    results = import_files(files, "mt940", actor="test", jobs=2)
+    assert isinstance(results[2], ValidationFailed), results[2]
+    assert reason_of(results[2]) == "balance_mismatch"
+    assert results[2].details["errors"][0]["field"] == "file"  # whole, across the process
+    summaries = [r for i, r in enumerate(results) if i != 2 and isinstance(r, ImportSummary)]
+    assert len(summaries) == 5, results
+    *new, again = summaries
+    assert again.seen_before and again.file_id == new[1].file_id
+    assert [s.file_name for s in summaries] == [
+        "330.sta",
+        "331.sta",
+        "332.sta",
+        "333.sta",
+        "331.sta",
+    ]
+    ids = [s.file_id or 0 for s in new]
+    assert ids == sorted(ids) and [s.lines_new for s in new] == [1, 1, 1, 1]
+    numbers = db.session.scalars(sa.select(Statement.number).order_by(Statement.id)).all()
+    assert numbers == [330, 331, 332, 333]
+    assert counts()[:2] == (4, 4)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Line)) == 4
+
+
+def test_several_files_in_one_process_give_the_same_result() -> None:
+    day1 = rf.Mt940(number=330, day=date(2026, 11, 20)).credit(75_000, "TRF VA 8881", ref="FTA1")
+    day2 = day1.next(date(2026, 11, 23)).credit(3_000, "TRF VA 8882", ref="FTA2")
+    results = import_files(
+        [("a.sta", day1.render()), ("b.sta", day2.render())], "mt940", actor="test", jobs=1
+    )
+    assert [r.lines_new for r in results if isinstance(r, ImportSummary)] == [1, 1]
+    assert db.session.scalars(sa.select(Statement.number).order_by(Statement.id)).all() == [
+        330,
+        331,
+    ]
 
 
 def test_a_file_repeating_a_stored_statement_adds_the_next_one() -> None:
@@ -244,3 +295,33 @@ def test_a_file_seen_before_is_reported_by_the_cli(runner: FlaskCliRunner, tmp_p
     assert first.exit_code == 0 and "6 new" in first.output
     again = runner.invoke(args=["reconcile", "import", str(path), "--format", "mt940"])
     assert again.exit_code == 0 and "seen before" in again.output
+
+
+def test_the_cli_imports_several_files_and_names_the_refused_one(
+    runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    day1 = rf.Mt940(number=330, day=date(2026, 11, 20)).credit(75_000, "TRF VA 8881", ref="FTA1")
+    day2 = day1.next(date(2026, 11, 23)).credit(3_000, "TRF VA 8882", ref="FTA2")
+    paths = []
+    for name, data in (
+        ("330.sta", day1.render()),
+        ("bad.sta", day2.render(with_closing=False)),
+        ("331.sta", day2.render()),
+    ):
+        paths.append(tmp_path / name)
+        paths[-1].write_bytes(data)
+    args = ["reconcile", "import", *map(str, paths), "--format", "mt940"]
+    result = runner.invoke(args=[*args, "--json"])
+    assert result.exit_code == 1, result.output
+    body = json.loads(result.output)
+    assert body["ok"] is False
+    assert [(f["ok"], f["file_name"]) for f in body["files"]] == [
+        (True, "330.sta"),
+        (False, "bad.sta"),
+        (True, "331.sta"),
+    ]
+    assert body["files"][1]["details"]["errors"][0]["reason"] == "balance_missing"
+    assert [f.get("lines_new") for f in body["files"]] == [1, None, 1]
+    again = runner.invoke(args=[*args, "--jobs", "1"])
+    assert again.exit_code == 1
+    assert again.output.count("seen before") == 2 and "error: bad.sta:" in again.output
