@@ -325,3 +325,17 @@ def test_the_cli_imports_several_files_and_names_the_refused_one(
     again = runner.invoke(args=[*args, "--jobs", "1"])
     assert again.exit_code == 1
     assert again.output.count("seen before") == 2 and "error: bad.sta:" in again.output
+
+
+def test_a_worker_that_fails_unexpectedly_stops_the_import_and_stores_nothing_half() -> None:
+    """Not a refusal but a bug (here: a period of numbers, not dates, which no caller sends): the
+    worker's traceback is raised in the caller, and a file is stored whole or not at all."""
+    head = "Post Date,Value Date,Branch,Journal No.,Description,Debit,Credit\n"
+    row = '01/12/2026 08:00:00,01/12/2026,0123,J1,TRF VA 8881,0.00,"1,000.00"\n'
+    files = [("a.csv", (head + row).encode()), ("b.csv", (head + row + row).encode())]
+    with pytest.raises(RuntimeError, match=r"(?s)an import worker failed:\n.*AttributeError"):
+        import_files(
+            files, "bank_csv", actor="t", profile="bni", account_id="1", period=(1, 2), jobs=2
+        )
+    db.session.rollback()
+    assert counts() == (0, 0, 0, 0, 0)
