@@ -1,6 +1,6 @@
 """Import service: a statement or settlement file in, its facts stored once, nothing half-done.
 
-One use case, :func:`import_file`. The file is parsed by :mod:`reconcile.formats` (pure), then
+One file, :func:`import_file`. The file is parsed by :mod:`reconcile.formats` (pure), then
 stored in one transaction:
 
 * a file seen before (same SHA-256) changes nothing and says so;
@@ -13,6 +13,9 @@ stored in one transaction:
 * quarantined lines are stored with the file, with their reason;
 * lines read = lines new + lines known + lines rejected, checked here and by a database
   constraint on the file row.
+
+:func:`import_files` imports several files in order, each as :func:`import_file` does, the next
+one parsed in a second process while one is stored.
 
 Lines are written in bulk (PostgreSQL ``COPY``; SQLite ``executemany``) through
 :mod:`retribusi.levy.bulk`. An import takes the reconciliation lock (:func:`reconcile.runs.lock`)
