@@ -46,6 +46,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    column,
     exists,
     func,
     insert,
@@ -57,9 +58,12 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
     update,
+    values,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from payments.models import Channel, Deposit, Payment, PaymentReversal
 from reconcile.bulk import FastWriter, Kind, analyze, collector_paused
@@ -642,16 +646,32 @@ _VA_WINDOW: Final = Table(
     Column("last_booked", Date, nullable=False),
     prefixes=["TEMPORARY"],
 )
-#: The VA rule's one-to-one pairs, numbered, decided before anything of the rule is written.
+#: The VA rule's one-to-one pairs, numbered, decided before anything of the rule is written
+#: (made by ``CREATE TEMPORARY TABLE … AS``: on PostgreSQL its query may run in parallel, which
+#: an ``INSERT … SELECT`` never does); this declares its columns for the queries that read it.
 _VA_PAIRS: Final = Table(
     "recon_tmp_va_pairs",
     _SCRATCH,
     Column("n", BigInteger, nullable=False),
-    # Unique (a pair's line has one eligible payment), and what the rule's other edges look up.
-    Column("line_id", BigInteger, primary_key=True),
+    Column("line_id", BigInteger, nullable=False),
     Column("payment_id", BigInteger, nullable=False),
     prefixes=["TEMPORARY"],
 )
+
+
+class _CreateScratchAs(Executable, ClauseElement):
+    """``CREATE TEMPORARY TABLE <scratch> AS <query>``."""
+
+    inherit_cache = False
+
+    def __init__(self, table: Table, query: Select[Any]) -> None:
+        self.table, self.query = table, query
+
+
+@compiles(_CreateScratchAs)
+def _compile_scratch_as(element: _CreateScratchAs, compiler: Any, **kw: Any) -> str:
+    query = compiler.process(element.query, **kw)
+    return f"CREATE TEMPORARY TABLE {element.table.name} AS {query}"  # our own table name
 
 
 def _scratch(session: AnySession, table: Table) -> None:
@@ -695,27 +715,32 @@ def _rule_va(state: _State) -> None:
     ).one()
     if low is None:
         return
-    _scratch(session, _VA_WINDOW)
-    days = (
+    days = [
         date.fromordinal(d) for d in range(low.toordinal() - rules.span_days, high.toordinal() + 1)
-    )
-    session.execute(
-        insert(_VA_WINDOW),
-        [{"paid_on": d, "last_booked": rules.due(d, rules.va_window_days)} for d in days],
-    )
-
-    last_booked = select(_VA_WINDOW.c.last_booked).where(_VA_WINDOW.c.paid_on == Payment.paid_on)
-    # PostgreSQL hashes the window into the join; SQLite, offered a third table, would drive
-    # the join from the payments and scan the lines for each: there the window is a lookup.
+    ]
+    window = [(d, rules.due(d, rules.va_window_days)) for d in days]
+    # PostgreSQL hashes the window into the join, given as values (a scratch table would keep
+    # the query from running in parallel); SQLite, offered a third table, would drive the join
+    # from the payments and scan the lines for each: there the window is a lookup.
     joined = session.get_bind().dialect.name == "postgresql"
+    if joined:
+        va_window = values(
+            column("paid_on", Date), column("last_booked", Date), name="va_window"
+        ).data(window)
+    else:
+        _scratch(session, _VA_WINDOW)
+        session.execute(
+            insert(_VA_WINDOW), [{"paid_on": d, "last_booked": last} for d, last in window]
+        )
+    last_booked = select(_VA_WINDOW.c.last_booked).where(_VA_WINDOW.c.paid_on == Payment.paid_on)
 
     def edges(*columns: Any) -> Select[Any]:
         query = (
             select(*columns).select_from(Line).join(Payment, Payment.va_number == Line.va_number)
         )
         if joined:
-            query = query.join(_VA_WINDOW, _VA_WINDOW.c.paid_on == Payment.paid_on).where(
-                Line.booking_date <= _VA_WINDOW.c.last_booked
+            query = query.join(va_window, va_window.c.paid_on == Payment.paid_on).where(
+                Line.booking_date <= va_window.c.last_booked
             )
         else:
             query = query.where(Line.booking_date <= last_booked.scalar_subquery())
@@ -745,17 +770,19 @@ def _rule_va(state: _State) -> None:
         func.count().over(partition_by=eligible.c.line_id).label("lines"),
         func.count().over(partition_by=eligible.c.payment_id).label("payments"),
     ).subquery("degrees")
-    _scratch(session, _VA_PAIRS)
+    _drop_scratch(session, _VA_PAIRS)
     session.execute(
-        insert(_VA_PAIRS).from_select(
-            ["n", "line_id", "payment_id"],
+        _CreateScratchAs(
+            _VA_PAIRS,
             select(
-                func.row_number().over(order_by=degrees.c.line_id),
+                func.row_number().over(order_by=degrees.c.line_id).label("n"),
                 degrees.c.line_id,
                 degrees.c.payment_id,
             ).where(degrees.c.lines == 1, degrees.c.payments == 1),
         )
     )
+    # Unique (a pair's line has one eligible payment), and what the rule's other edges look up.
+    session.execute(text(f"CREATE UNIQUE INDEX ix_{_VA_PAIRS.name} ON {_VA_PAIRS.name} (line_id)"))
     count = int(session.scalar(select(func.count()).select_from(_VA_PAIRS)) or 0)
     holder = aliased(Claim)
     rest = session.connection().execute(
@@ -767,7 +794,8 @@ def _rule_va(state: _State) -> None:
     if count:
         _write_pairs(state, count)
     _drop_scratch(session, _VA_PAIRS)
-    _drop_scratch(session, _VA_WINDOW)
+    if not joined:
+        _drop_scratch(session, _VA_WINDOW)
 
 
 def _write_pairs(state: _State, count: int) -> None:
