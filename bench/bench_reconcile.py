@@ -361,9 +361,11 @@ def measure(
         f"  in-memory hash join of the same data {floor_s * 1000:.0f} ms: ratio"
         f" {total_s / floor_s:.0f}x end to end, {(total_s - import_s) / floor_s:.0f}x for the run"
     )
+    worker = worker_peak_mib()
+    workers = f" (an import worker at most {worker:.0f} MiB)" if worker else ""
     print(
-        f"  peak resident memory {peak:.0f} MiB (an import worker at most {worker_peak_mib():.0f}"
-        f" MiB); load average {load_before:.2f} -> {load_after:.2f}"
+        f"  peak resident memory {peak:.0f} MiB{workers}; load average {load_before:.2f} ->"
+        f" {load_after:.2f}"
     )
     print(
         f"  re-run: {again.matched_count} matched, {again.opened} opened, {again.duration_s:.2f} s"
