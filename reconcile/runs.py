@@ -638,7 +638,8 @@ def _rule_created(state: _State) -> None:
 #: Scratch tables of one run (temporary: each connection has its own, dropped after use).
 _SCRATCH: Final = MetaData()
 #: The VA window as rows: a payment made on ``paid_on`` may be booked until ``last_booked``
-#: (business days and holidays come from the rules, so SQL needs no calendar).
+#: (business days and holidays come from the rules, so SQL needs no calendar). A scratch table
+#: on SQLite; PostgreSQL gets the same rows as values.
 _VA_WINDOW: Final = Table(
     "recon_tmp_va_window",
     _SCRATCH,
