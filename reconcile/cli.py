@@ -19,7 +19,7 @@ from reconcile.models import EventAction
 from reconcile.runs import STEPS, run_reconciliation
 from reconcile.verify import verify_reconciliation
 from retribusi import clock
-from retribusi.cli import emit, fail, write_file
+from retribusi.cli import emit, error_text, fail, write_file
 from retribusi.db import MAX_ID
 from retribusi.errors import DomainError
 from retribusi.extensions import db
@@ -122,7 +122,7 @@ def import_command(
             outcomes[index] = error
     imported = import_files(readable, fmt, actor="cli", jobs=jobs, **options)
     pending = (index for index in range(len(files)) if index not in outcomes)
-    outcomes.update(zip(pending, imported, strict=False))
+    outcomes.update(zip(pending, imported, strict=True))
     results = [outcomes[index] for index in range(len(files))]
     if len(files) == 1:
         if isinstance(results[0], DomainError):
@@ -136,20 +136,16 @@ def import_command(
         else result.to_dict()
         for path, result in zip(files, results, strict=True)
     ]
+    human = [
+        error_text(result, path.name)
+        if isinstance(result, DomainError)
+        else _import_human(result.to_dict())
+        for path, result in zip(files, results, strict=True)
+    ]
     ok = all(body["ok"] for body in bodies)
-    emit({"ok": ok, "files": bodies}, as_json, "\n".join(_file_human(body) for body in bodies))
+    emit({"ok": ok, "files": bodies}, as_json, "\n".join(human))
     if not ok:
         sys.exit(1)
-
-
-def _file_human(body: dict[str, Any]) -> str:
-    if body["ok"]:
-        return _import_human(body)
-    errors = body.get("details", {}).get("errors", [])
-    return "\n".join(
-        [f"error: {body['file_name']}: {body['message']}"]
-        + [f"  {item.get('field')}: {item.get('reason')}" for item in errors]
-    )
 
 
 @reconcile_cli.command("run")

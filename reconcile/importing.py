@@ -331,14 +331,14 @@ def import_files(
         while live:  # read as they come (a full pipe would block its worker), until all end
             ready = wait([*live, *(receiver for _w, receiver in live.values())])
             for sentinel, (worker, receiver) in list(live.items()):
-                if receiver in ready or sentinel in ready:
-                    _receive(receiver, results)
                 if sentinel in ready:
-                    worker.join()
+                    worker.join()  # ended: all it sent is in the pipe
                     _receive(receiver, results)
                     del live[sentinel]
                     if worker.exitcode != 0:
                         raise RuntimeError(f"an import worker ended with code {worker.exitcode}")
+                elif receiver in ready:
+                    _receive(receiver, results)
     finally:
         for worker in workers:
             if worker.is_alive():

@@ -733,7 +733,9 @@ def _rule_va(state: _State) -> None:
         session.execute(
             insert(_VA_WINDOW), [{"paid_on": d, "last_booked": last} for d, last in window]
         )
-    last_booked = select(_VA_WINDOW.c.last_booked).where(_VA_WINDOW.c.paid_on == Payment.paid_on)
+        last_booked = select(_VA_WINDOW.c.last_booked).where(
+            _VA_WINDOW.c.paid_on == Payment.paid_on
+        )
 
     def edges(*columns: Any) -> Select[Any]:
         query = (

@@ -44,13 +44,18 @@ def emit(summary: dict[str, Any], as_json: bool, human: str) -> None:
     click.echo(json.dumps(summary, ensure_ascii=False, sort_keys=True) if as_json else human)
 
 
+def error_text(error: DomainError, subject: str = "") -> str:
+    """``error: [subject: ]message`` and one ``  field: reason`` line per entry."""
+    head = f"error: {subject}: {error.message}" if subject else f"error: {error.message}"
+    errors = error.details.get("errors", [])
+    return "\n".join([head, *(f"  {e.get('field')}: {e.get('reason')}" for e in errors)])
+
+
 def fail(error: DomainError, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"ok": False, **error.to_dict()}, ensure_ascii=False, sort_keys=True))
     else:
-        click.echo(f"error: {error.message}", err=True)
-        for item in error.details.get("errors", []):
-            click.echo(f"  {item.get('field')}: {item.get('reason')}", err=True)
+        click.echo(error_text(error), err=True)
     sys.exit(1)
 
 

@@ -339,3 +339,27 @@ def test_a_worker_that_fails_unexpectedly_stops_the_import_and_stores_nothing_ha
         )
     db.session.rollback()
     assert counts() == (0, 0, 0, 0, 0)
+
+
+def test_the_cli_refuses_bad_jobs_and_an_oversized_file_among_several(
+    runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    from reconcile.formats.common import MAX_FILE_BYTES
+
+    good = tmp_path / "s.sta"
+    good.write_bytes((SAMPLES / "statement.mt940").read_bytes())
+    huge = tmp_path / "huge.sta"
+    with huge.open("wb") as handle:
+        handle.truncate(MAX_FILE_BYTES + 1)
+    for jobs in ("0", "9", "two"):
+        args = ["reconcile", "import", str(good), "--format", "mt940", "--jobs", jobs]
+        result = runner.invoke(args=args)
+        assert result.exit_code == 2 and "--jobs" in result.output, (jobs, result.output)
+    assert counts() == (0, 0, 0, 0, 0)
+    args = ["reconcile", "import", str(huge), str(good), "--format", "mt940", "--json"]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 1, result.output
+    first, second = json.loads(result.output)["files"]
+    assert (first["ok"], first["file_name"]) == (False, "huge.sta")
+    assert first["details"]["errors"][0]["reason"] == "too_large"
+    assert (second["ok"], second["lines_new"]) == (True, 6)
