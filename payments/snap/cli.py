@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import IO
+from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
@@ -31,11 +31,22 @@ from retribusi.errors import DomainError
 _SHOWN_ONCE = "client secret (shown once; give it to the partner over a safe channel):"
 
 
-def _read_pem(handle: IO[bytes]) -> str:
+#: A key file's option: a path (``-`` for standard input) the command opens itself, once the
+#: other options have passed: a ``click.File`` is opened while the options are converted, and
+#: stays open when a later one is refused.
+_KEY_FILE = click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+
+
+def _read_pem(path: Path) -> str:
     # A PEM is a few kilobytes; read a little more than the limit so the check can refuse it.
     # Bytes that are not UTF-8 (a DER or binary file given by mistake) become U+FFFD, which the
     # key check refuses like any other text that is not a PEM, naming the field.
-    return handle.read(MAX_PEM_CHARS + 1).decode("utf-8", "replace")
+    try:
+        with click.open_file(str(path), "rb") as handle:  # "-": standard input, left open
+            data: bytes = handle.read(MAX_PEM_CHARS + 1)
+    except OSError as error:
+        raise click.FileError(str(path), hint=error.strerror or str(error)) from None
+    return data.decode("utf-8", "replace")
 
 
 @click.group("banks", help="SNAP partner profiles: banks (VA) and QRIS acquirers.")
@@ -50,7 +61,7 @@ def banks_cli() -> None:
 @click.option(
     "--public-key",
     "public_key",
-    type=click.File("rb"),
+    type=_KEY_FILE,
     required=True,
     help="The partner's RSA public key: SPKI, PKCS#1 or certificate PEM ('-' for stdin).",
 )
@@ -89,7 +100,7 @@ def banks_add(
     code: str,
     name: str,
     client_id: str,
-    public_key: IO[bytes],
+    public_key: Path,
     kind: str,
     partner_id: str | None,
     channel_id: str | None,
@@ -177,10 +188,10 @@ def banks_rotate_secret(code: str, as_json: bool) -> None:
 
 @banks_cli.command("set-key")
 @click.argument("code")
-@click.option("--public-key", "public_key", type=click.File("rb"), required=True)
+@click.option("--public-key", "public_key", type=_KEY_FILE, required=True)
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
-def banks_set_key(code: str, public_key: IO[bytes], as_json: bool) -> None:
+def banks_set_key(code: str, public_key: Path, as_json: bool) -> None:
     """Replace CODE's RSA public key (the partner rotated its key pair)."""
     try:
         info = set_public_key(code, _read_pem(public_key), actor="cli")

@@ -3,6 +3,7 @@ and from the vendor's "pay via the simulated bank" button (demo only; off in pro
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -207,6 +208,26 @@ def test_banks_cli_adds_lists_and_rotates(
     assert binary.exit_code == 1, binary.output
     errors = json.loads(binary.output)["details"]["errors"]
     assert [e["field"] for e in errors] == ["public_key"]
+    from_stdin = runner.invoke(
+        args=["banks", "set-key", "BRI", "--public-key", "-", "--json"],
+        input=PartnerIdentity("", "", key("stdin")).public_key_pem,
+    )
+    assert from_stdin.exit_code == 0, from_stdin.output
+    with app.app_context():
+        stored = db.session.scalars(sa.select(Partner)).one()
+        assert stored.public_key_pem == PartnerIdentity("", "", key("stdin")).public_key_pem
+    missing = runner.invoke(args=["banks", "set-key", "BRI", "--public-key", str(tmp_path / "no")])
+    assert missing.exit_code == 2 and "--public-key" in missing.output
+    # The key file is opened by the command, after every option passed: one refused after it
+    # leaves no file open (an unclosed file's warning is an error here).
+    late = runner.invoke(
+        args=[
+            *("banks", "add", "--public-key", str(pem), "--skew-window", "0"),
+            *("--code", "X2", "--name", "X", "--client-id", "x2"),
+        ]
+    )
+    assert late.exit_code == 2
+    gc.collect()
 
 
 def test_admin_page_adds_a_partner_and_shows_the_secret_once(app: Flask, auth: AuthActions) -> None:
