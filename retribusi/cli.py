@@ -59,6 +59,18 @@ def fail(error: DomainError, as_json: bool) -> None:
     sys.exit(1)
 
 
+def read_file(path: Path, limit: int) -> bytes:
+    """At most ``limit`` bytes of a command's input file (``-``: standard input); a file that
+    cannot be read is click's file error with the reason, exit 1. Opened by the command, not by
+    a ``click.File`` option, which stays open when a later option is refused."""
+    try:
+        with click.open_file(str(path), "rb") as handle:  # standard input is left open
+            data: bytes = handle.read(limit)
+    except OSError as error:
+        raise click.FileError(str(path), hint=error.strerror or str(error)) from None
+    return data
+
+
 def write_file(path: Path, data: bytes) -> None:
     """Write a command's output file; a place it cannot be written (a folder, a missing folder,
     a name too long, no permission) is click's file error with the reason, exit 1."""

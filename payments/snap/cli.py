@@ -24,16 +24,15 @@ from payments.snap.signature import (
     MAX_SKEW_WINDOW_S,
     SignatureEncoding,
 )
-from retribusi.cli import emit, fail
+from retribusi.cli import emit, fail, read_file
 from retribusi.errors import DomainError
 
 # A label printed before the secret, not a secret.
 _SHOWN_ONCE = "client secret (shown once; give it to the partner over a safe channel):"
 
 
-#: A key file's option: a path (``-`` for standard input) the command opens itself, once the
-#: other options have passed: a ``click.File`` is opened while the options are converted, and
-#: stays open when a later one is refused.
+#: A key file's option: a path (``-`` for standard input) the command reads itself
+#: (:func:`retribusi.cli.read_file`) once every option has passed.
 _KEY_FILE = click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
 
 
@@ -41,12 +40,7 @@ def _read_pem(path: Path) -> str:
     # A PEM is a few kilobytes; read a little more than the limit so the check can refuse it.
     # Bytes that are not UTF-8 (a DER or binary file given by mistake) become U+FFFD, which the
     # key check refuses like any other text that is not a PEM, naming the field.
-    try:
-        with click.open_file(str(path), "rb") as handle:  # "-": standard input, left open
-            data: bytes = handle.read(MAX_PEM_CHARS + 1)
-    except OSError as error:
-        raise click.FileError(str(path), hint=error.strerror or str(error)) from None
-    return data.decode("utf-8", "replace")
+    return read_file(path, MAX_PEM_CHARS + 1).decode("utf-8", "replace")
 
 
 @click.group("banks", help="SNAP partner profiles: banks (VA) and QRIS acquirers.")
