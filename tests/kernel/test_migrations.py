@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
+from flask_migrate import upgrade
 
+from retribusi import create_app
 from retribusi.app import import_models
 from retribusi.extensions import db
+from tests.conftest import base_config
 
 
 def test_models_and_migrations_agree(app: Flask) -> None:
@@ -28,3 +35,32 @@ def test_single_migration_head() -> None:
     config.set_main_option("script_location", MIGRATIONS_DIR)
     heads = ScriptDirectory.from_config(config).get_heads()
     assert len(heads) == 1, f"migration branches must be merged: {heads}"
+
+
+def _tables(url: str) -> set[str]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_an_upgrade_that_fails_half_way_leaves_the_database_as_it_was(tmp_path: Path) -> None:
+    """SQLite: a failing step rolls back every table the upgrade had created before it, so the
+    next ``db upgrade`` (once the cause is gone) starts clean instead of failing on debris."""
+    url = f"sqlite:///{tmp_path / 'half.db'}"
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:  # the last migration's last table, already there
+        conn.execute(sa.text("CREATE TABLE recon_runs (id INTEGER)"))
+    app = create_app(base_config(url))
+    with app.app_context(), pytest.raises(sa.exc.OperationalError, match="recon_runs"):
+        upgrade()
+    assert _tables(url) == {"recon_runs"}  # no half-made schema, no version row
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE recon_runs"))
+    engine.dispose()
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    import_models()
+    assert _tables(url) == set(db.metadata.tables) | {"alembic_version"}
