@@ -148,9 +148,10 @@ Result = tuple[str, float, int, dict[str, Any]]  # id, latency (s), HTTP status,
 
 def open_loop(
     base: str, jobs: list[Job], sign: Callable[[bytes], dict[str, str]], threads: int = 48
-) -> tuple[list[Result], float]:
+) -> tuple[list[Result], float, float]:
     """Send each job at its scheduled offset, signed then; the results (latency from the
-    scheduled moment) and the seconds from the start to the last answer."""
+    scheduled moment), the seconds from the start to the last answer, and the CPU seconds the
+    load itself took (this process: signing, HTTP client), which the server did not have."""
     results: list[Result] = []
     lock = threading.Lock()
     cursor = iter(range(len(jobs)))
@@ -193,17 +194,20 @@ def open_loop(
         thread.start()
     start = time.perf_counter() + 0.1
     ready.wait()
+    cpu = time.process_time()
     for thread in pool:
         thread.join()
-    return results, time.perf_counter() - start
+    return results, time.perf_counter() - start, time.process_time() - cpu
 
 
-def report(label: str, results: list[Result], seconds: float) -> None:
+def report(label: str, results: list[Result], seconds: float, cpu: float) -> None:
     latencies = [r[1] * 1000 for r in results]
     print(
         f"{label:<28} n={len(results):>6}  {len(results) / seconds:7.1f}/s  "
         f"p50={percentile(latencies, 50):6.1f} ms  p95={percentile(latencies, 95):6.1f} ms  "
-        f"p99={percentile(latencies, 99):6.1f} ms  max={max(latencies):6.1f} ms"
+        f"p99={percentile(latencies, 99):6.1f} ms  max={max(latencies):6.1f} ms\n"
+        f"{'':<28} the load's own CPU {cpu * 1000 / len(results):.2f} ms a request,"
+        f" {cpu / seconds:.0%} of a core"
     )
 
 
@@ -331,13 +335,13 @@ def run(base: str, identity: PartnerIdentity, vas: list[str], args: argparse.Nam
         (n / WARM_RATE, f"WARM{n:05d}", flag_body(vas[-1 - n % len(vas)], f"WARM{n:05d}", False))
         for n in range(WARM_RATE * WARM_S)
     ]
-    warm, _seconds = open_loop(base, warm_jobs, sign)
+    warm, _seconds, _cpu = open_loop(base, warm_jobs, sign)
     warm_codes = Counter(r[3].get("responseCode", f"http {r[2]}") for r in warm)
     print(f"warm-up: {len(warm)} flags at {WARM_RATE}/s, untimed: {dict(warm_codes)}")
-    floor, seconds = open_loop(base, floor_jobs, sign)
-    report(f"floor GET /healthz @{args.rate}/s", floor, seconds)
-    results, seconds = open_loop(base, jobs, sign)
-    report(f"payment flags @{args.rate}/s", results, seconds)
+    floor, seconds, cpu = open_loop(base, floor_jobs, sign)
+    report(f"floor GET /healthz @{args.rate}/s", floor, seconds, cpu)
+    results, seconds, cpu = open_loop(base, jobs, sign)
+    report(f"payment flags @{args.rate}/s", results, seconds, cpu)
     codes = Counter(r[3].get("responseCode", f"http {r[2]}") for r in results)
     first: dict[str, dict[str, Any]] = {}
     mismatched = 0
