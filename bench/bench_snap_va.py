@@ -157,14 +157,19 @@ def open_loop(
     cursor = iter(range(len(jobs)))
     # Each thread opens its connection before the schedule starts, as a bank's client keeps its
     # connections open: 48 connections set up in the first quarter second otherwise make the
-    # slowest 1 % of a run (the floor's p99 was 142-241 ms with them, 4-6 ms without).
+    # slowest 1 % of a run (the floor's p99 was 142-241 ms with them, 4-6 ms without). The
+    # schedule's clock starts once all are open, not when the threads start: opening them took
+    # up to a second on a busy machine, and every job due meanwhile was counted late by as much
+    # (the floor's p99 418-928 ms that way, 4.7-13.6 ms this way, alternately on one machine).
     ready = threading.Barrier(threads + 1)
+    go = threading.Event()
     start = 0.0
 
     def worker() -> None:
         client = httpx.Client(base_url=base, timeout=30)
         client.get("/healthz")
         ready.wait()
+        go.wait()
         while True:
             with lock:
                 index = next(cursor, None)
@@ -192,8 +197,9 @@ def open_loop(
     pool = [threading.Thread(target=worker) for _ in range(threads)]
     for thread in pool:
         thread.start()
-    start = time.perf_counter() + 0.1
     ready.wait()
+    start = time.perf_counter() + 0.1
+    go.set()
     cpu = time.process_time()
     for thread in pool:
         thread.join()
