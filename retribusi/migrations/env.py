@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
+import click
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from flask import current_app
-from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.pool import NullPool
 
 from retribusi.app import import_models
 from retribusi.db import UTCDateTime
+from retribusi.dbops import dangling_references, sqlite_migrating_engine
 
 import_models()
 target_metadata = current_app.extensions["migrate"].db.metadata
@@ -36,36 +35,15 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
-def _transactional_sqlite(engine: Engine) -> Engine:
-    """An engine on the same SQLite file whose transactions hold DDL too.
-
-    SQLite can roll back ``CREATE TABLE``, but Python's driver begins a transaction only before
-    an ``INSERT``/``UPDATE``/``DELETE``, so each statement of a schema change would be committed
-    as it ran and a migration failing half-way would leave its first tables behind, with the
-    version unchanged: the next ``db upgrade`` would then fail on them. Here the driver's own
-    transaction handling is off and every transaction starts with ``BEGIN IMMEDIATE`` (the write
-    lock up front), so an upgrade is all or nothing, as on PostgreSQL."""
-    migrating = create_engine(engine.url, poolclass=NullPool)
-
-    @event.listens_for(migrating, "connect")
-    def _no_driver_transactions(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-        dbapi_connection.isolation_level = None
-
-    @event.listens_for(migrating, "begin")
-    def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return migrating
-
-
 def run_migrations_online() -> None:
     # Flask-SQLAlchemy >= 3 exposes the engine as ``db.engine``; the generated env.py called the
     # deprecated ``get_engine()``, which fails under warnings-as-errors.
     engine = current_app.extensions["migrate"].db.engine
     conf_args = dict(current_app.extensions["migrate"].configure_args)
+    # On SQLite an upgrade is all or nothing too, as on PostgreSQL (retribusi.dbops).
     sqlite = engine.dialect.name == "sqlite"
     if sqlite:
-        engine = _transactional_sqlite(engine)
+        engine = sqlite_migrating_engine(engine.url)
         conf_args["transactional_ddl"] = True
     try:
         with engine.connect() as connection:
@@ -77,6 +55,12 @@ def run_migrations_online() -> None:
             )
             with context.begin_transaction():
                 context.run_migrations()
+                broken = dangling_references(connection) if sqlite else []
+                if broken:
+                    raise click.ClickException(
+                        f"the upgrade would leave {len(broken)} rows referring to nothing, "
+                        f"and was rolled back: {', '.join(broken[:5])}"
+                    )
     finally:
         if sqlite:
             engine.dispose()

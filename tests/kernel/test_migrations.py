@@ -8,11 +8,13 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from flask import Flask
 from flask_migrate import upgrade
 
 from retribusi import create_app
 from retribusi.app import import_models
+from retribusi.dbops import dangling_references, sqlite_migrating_engine
 from retribusi.extensions import db
 from tests.conftest import base_config
 
@@ -64,3 +66,47 @@ def test_an_upgrade_that_fails_half_way_leaves_the_database_as_it_was(tmp_path: 
         db.engine.dispose()
     import_models()
     assert _tables(url) == set(db.metadata.tables) | {"alembic_version"}
+
+
+def _parent_and_child(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent)"
+            )
+        )
+        conn.execute(sa.text("INSERT INTO parent VALUES (1)"))
+        conn.execute(sa.text("INSERT INTO child VALUES (1, 1)"))
+
+
+def test_a_batch_migration_can_rebuild_a_table_other_rows_refer_to(tmp_path: Path) -> None:
+    """SQLite rebuilds a table to change it (copy, drop, rename); with foreign keys on, the drop
+    would delete the rows first and fail on the child's reference."""
+    url = f"sqlite:///{tmp_path / 'rebuild.db'}"
+    app_engine = sa.create_engine(url, poolclass=sa.pool.NullPool)  # foreign keys on
+    _parent_and_child(app_engine)
+    with pytest.raises(sa.exc.IntegrityError, match="FOREIGN KEY"), app_engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE parent"))
+    engine = sqlite_migrating_engine(url)
+    with engine.begin() as conn:
+        with Operations(MigrationContext.configure(conn)).batch_alter_table(
+            "parent", recreate="always"
+        ) as batch:
+            batch.add_column(sa.Column("name", sa.String(20)))
+        assert dangling_references(conn) == []
+    engine.dispose()
+    with app_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT id, name FROM parent")).all() == [(1, None)]
+        assert conn.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1  # on again
+    app_engine.dispose()
+
+
+def test_a_reference_left_dangling_is_named(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'dangling.db'}"
+    engine = sqlite_migrating_engine(url)
+    _parent_and_child(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM parent"))
+        assert dangling_references(conn) == ["child row 1 -> parent"]
+    engine.dispose()
