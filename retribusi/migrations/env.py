@@ -40,8 +40,9 @@ def run_migrations_online() -> None:
     # deprecated ``get_engine()``, which fails under warnings-as-errors.
     engine = current_app.extensions["migrate"].db.engine
     conf_args = dict(current_app.extensions["migrate"].configure_args)
-    # On SQLite an upgrade is all or nothing too, as on PostgreSQL (retribusi.dbops).
-    sqlite = engine.dialect.name == "sqlite"
+    # On SQLite an upgrade is all or nothing too, as on PostgreSQL (retribusi.dbops); a
+    # database in memory lives in the app's own connection and is migrated there, as before.
+    sqlite = engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
     if sqlite:
         engine = sqlite_migrating_engine(engine.url)
         conf_args["transactional_ddl"] = True

@@ -110,3 +110,15 @@ def test_a_reference_left_dangling_is_named(tmp_path: Path) -> None:
         conn.execute(sa.text("DELETE FROM parent"))
         assert dangling_references(conn) == ["child row 1 -> parent"]
     engine.dispose()
+
+
+def test_a_database_in_memory_is_migrated_in_the_apps_own_connection() -> None:
+    config = {
+        **base_config("sqlite://"),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"poolclass": sa.pool.StaticPool},
+    }
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        assert set(sa.inspect(db.engine).get_table_names()) >= set(db.metadata.tables)
+        db.engine.dispose()
