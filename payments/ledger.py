@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from payments.allocation import AllocationOrder, OpenItem, Part, split_payment
@@ -154,6 +154,24 @@ class Recorded:
 # Bills per query when the levy asks for many at once (SQLite allows 32 766 bound parameters).
 _CHUNK = 5000
 
+# Statements a payment runs every time are built once: SQLAlchemy derives a new statement's cache
+# key on every execution, which cost more Python than the query itself (docs/bank-simulator.md).
+_PAID_PORTIONS = (
+    select(
+        Allocation.bill_id,
+        Allocation.paid_on,
+        Allocation.component,
+        func.sum(Allocation.amount_idr),
+    )
+    .where(Allocation.bill_id.in_(bindparam("bill_ids", expanding=True)))
+    .group_by(Allocation.bill_id, Allocation.paid_on, Allocation.component)
+)
+_VENDOR = select(Vendor).where(Vendor.id == bindparam("vendor_id"))
+# FOR NO KEY UPDATE, not FOR UPDATE: rows that reference the vendor (a payment, a credit entry)
+# take KEY SHARE locks on it, which FOR UPDATE would conflict with, so two payments for one vendor
+# could deadlock; NO KEY UPDATE still makes them take turns.
+_VENDOR_LOCKED = _VENDOR.with_for_update(key_share=True)
+
 
 class AllocationLedger:
     """The levy's :class:`retribusi.levy.balances.PaymentLedger`: amounts paid come from here."""
@@ -164,16 +182,7 @@ class AllocationLedger:
         sums: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0, 0])
         ids = list(bill_ids)
         for start in range(0, len(ids), _CHUNK):
-            rows = session.execute(
-                select(
-                    Allocation.bill_id,
-                    Allocation.paid_on,
-                    Allocation.component,
-                    func.sum(Allocation.amount_idr),
-                )
-                .where(Allocation.bill_id.in_(ids[start : start + _CHUNK]))
-                .group_by(Allocation.bill_id, Allocation.paid_on, Allocation.component)
-            )
+            rows = session.execute(_PAID_PORTIONS, {"bill_ids": ids[start : start + _CHUNK]})
             for bill_id, paid_on, component, amount in rows:
                 sums[(bill_id, paid_on)][component is Component.SANCTION] += int(amount)
         found: dict[int, list[PaidPortion]] = defaultdict(list)
@@ -304,13 +313,8 @@ def _result(session: AnySession, payment: Payment, *, replayed: bool) -> Recorde
 
 
 def _lock_vendor(session: AnySession, vendor_id: int) -> Vendor | None:
-    query = select(Vendor).where(Vendor.id == vendor_id)
-    if session.get_bind().dialect.name == "postgresql":
-        # FOR NO KEY UPDATE, not FOR UPDATE: rows that reference the vendor (a payment, a
-        # credit entry) take KEY SHARE locks on it, which FOR UPDATE would conflict with, so two
-        # payments for one vendor could deadlock; NO KEY UPDATE still makes them take turns.
-        query = query.with_for_update(key_share=True)
-    return session.scalars(query).first()
+    query = _VENDOR_LOCKED if session.get_bind().dialect.name == "postgresql" else _VENDOR
+    return session.scalars(query, {"vendor_id": vendor_id}).first()
 
 
 def _items(session: AnySession, vendor_id: int, as_of: date) -> list[OpenItem]:

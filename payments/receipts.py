@@ -26,7 +26,7 @@ from fpdf.fonts import TTFFont
 from PIL import Image
 from qrcode import QRCode
 from qrcode.constants import ERROR_CORRECT_M
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -114,21 +114,25 @@ def public_pem() -> str:
     return public_key_pem(_key())
 
 
+# Built once per dialect, as every payment takes a number (see payments.ledger).
+_NEXT_SEQ = {
+    name: insert(ReceiptCounter)
+    .values(year=bindparam("year"), last_seq=1)
+    .on_conflict_do_update(
+        index_elements=[ReceiptCounter.year],
+        set_={"last_seq": ReceiptCounter.last_seq + 1},
+    )
+    .returning(ReceiptCounter.last_seq)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 def _next_seq(session: AnySession, year: int) -> int:
     """Take the year's next number. The counter row stays locked until the caller commits, so
     numbers have no gaps and no repeats; it is taken last to keep the lock short."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(ReceiptCounter)
-        .values(year=year, last_seq=1)
-        .on_conflict_do_update(
-            index_elements=[ReceiptCounter.year],
-            set_={"last_seq": ReceiptCounter.last_seq + 1},
-        )
-        .returning(ReceiptCounter.last_seq)
-    )
-    return int(session.execute(statement).scalar_one())
+    statement = _NEXT_SEQ[session.get_bind().dialect.name]
+    # On the session's connection: the session would rebuild the statement for the ORM.
+    return int(session.connection().execute(statement, {"year": year}).scalar_one())
 
 
 def receipt_number(year: int, seq: int) -> str:

@@ -59,6 +59,12 @@ def _check_details(value: object, path: str = "details") -> None:
     raise TypeError(f"{path}: {type(value).__name__} is not allowed in audit details")
 
 
+# Built once: every payment that settles a bill appends an event, and SQLAlchemy derives a new
+# statement's cache key on every execution (docs/bank-simulator.md).
+_CHAIN_HEAD = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
 def event_hash(
     *,
     seq: int,
@@ -103,10 +109,8 @@ def record_event(
     if session.get_bind().dialect.name == "postgresql":
         # Two writers reading the same chain head would fork the chain; the lock is released
         # when the caller's transaction ends.
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
-    head = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
+        session.execute(_CHAIN_LOCK, {"key": _CHAIN_LOCK_KEY})
+    head = session.execute(_CHAIN_HEAD).first()
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
     occurred_at = clock.now()
     event = AuditEvent(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -159,6 +159,28 @@ class Claim:
     same_message: bool
 
 
+# Built once per dialect: every SNAP call claims its X-EXTERNAL-ID (see payments.ledger on why).
+_CLAIM = {
+    name: insert(ExternalIdClaim)
+    .values(
+        {
+            column: bindparam(column)
+            for column in (
+                "partner_id",
+                "business_date",
+                "external_id",
+                "service",
+                "request_key",
+                "call_id",
+            )
+        }
+    )
+    .on_conflict_do_nothing(index_elements=["partner_id", "business_date", "external_id"])
+    .returning(ExternalIdClaim.id)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 def claim_external_id(
     session: AnySession,
     *,
@@ -175,21 +197,17 @@ def claim_external_id(
     (PostgreSQL makes a second claimant wait for the first to commit), and the loser reads the
     winner's claim instead of failing its transaction.
     """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(ExternalIdClaim)
-        .values(
-            partner_id=partner_id,
-            business_date=business_date,
-            external_id=external_id,
-            service=service,
-            request_key=request_key,
-            call_id=call_id,
-        )
-        .on_conflict_do_nothing(index_elements=["partner_id", "business_date", "external_id"])
-        .returning(ExternalIdClaim.id)
-    )
-    if session.execute(statement).first() is not None:
+    values = {
+        "partner_id": partner_id,
+        "business_date": business_date,
+        "external_id": external_id,
+        "service": service,
+        "request_key": request_key,
+        "call_id": call_id,
+    }
+    # On the session's connection: the session would rebuild the statement for the ORM.
+    claim = _CLAIM[session.get_bind().dialect.name]
+    if session.connection().execute(claim, values).first() is not None:
         return Claim(fresh=True, call_id=call_id, same_message=True)
     earlier = session.execute(
         select(ExternalIdClaim.call_id, ExternalIdClaim.request_key, ExternalIdClaim.service).where(

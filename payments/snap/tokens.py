@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from payments.snap.models import AccessToken
 from payments.snap.signature import SecurityErrorKind, SnapSecurityError
@@ -43,16 +43,18 @@ def issue_token(session: AnySession, partner_id: int, *, now: datetime) -> tuple
     return token, TOKEN_LIFETIME_S
 
 
+# Built once: every SNAP call checks a token (see payments.ledger on why).
+_TOKEN = select(AccessToken.partner_id, AccessToken.expires_at).where(
+    AccessToken.token_sha256 == bindparam("digest")
+)
+
+
 def check_token(session: AnySession, token: str, partner_id: int) -> None:
     """Refuse a token that is unknown, expired or another partner's: ``401xx01``.
 
     The three look alike to the caller on purpose: a probe learns nothing about other partners.
     """
-    row = session.execute(
-        select(AccessToken.partner_id, AccessToken.expires_at).where(
-            AccessToken.token_sha256 == token_digest(token)
-        )
-    ).first()
+    row = session.execute(_TOKEN, {"digest": token_digest(token)}).first()
     if row is None:
         raise SnapSecurityError(SecurityErrorKind.INVALID_TOKEN, "unknown access token")
     owner, expires_at = row

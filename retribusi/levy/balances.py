@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import literal, null, select, union_all
+from sqlalchemy import BindParameter, CompoundSelect, bindparam, literal, null, select, union_all
 
 from retribusi.db import AnySession
 from retribusi.levy.models import Outage, Relief, ReliefKind
@@ -119,6 +119,40 @@ class BillFigures:
         return self.principal_outstanding_idr + self.sanction_outstanding_idr
 
 
+def _suspensions_query(markets: BindParameter[Any] | None) -> CompoundSelect[Any]:
+    """Outages and sanction-stopping reliefs in one round trip (a payment asks for them for
+    every vendor it allocates to), of ``markets`` and city-wide ones when given."""
+    outages = select(
+        literal("o").label("what"),
+        Outage.market_id,
+        null().label("block_id"),
+        null().label("vendor_id"),
+        Outage.started_on,
+        Outage.ended_on,
+    )
+    reliefs = select(
+        literal("r").label("what"),
+        Relief.market_id,
+        Relief.block_id,
+        Relief.vendor_id,
+        Relief.valid_from,
+        Relief.valid_to,
+    ).where(
+        Relief.revoked_at.is_(None),
+        Relief.kind.in_((ReliefKind.EXEMPTION, ReliefKind.DEFERRAL)),
+    )
+    if markets is not None:
+        outages = outages.where(Outage.market_id.is_(None) | Outage.market_id.in_(markets))
+        reliefs = reliefs.where(Relief.market_id.is_(None) | Relief.market_id.in_(markets))
+    return union_all(outages, reliefs)
+
+
+# Built once: SQLAlchemy derives a statement's cache key each time a new one is built, which cost
+# a payment 1.1 ms of its 1.4 ms here; a statement built once keeps its key.
+_ALL_SUSPENSIONS = _suspensions_query(None)
+_MARKET_SUSPENSIONS = _suspensions_query(bindparam("markets", expanding=True))
+
+
 @dataclass(frozen=True)
 class Suspensions:
     """Outages and sanction-stopping reliefs, loaded once and matched to bills in memory."""
@@ -130,40 +164,13 @@ class Suspensions:
     def load(cls, session: AnySession, market_ids: Iterable[int] | None = None) -> Suspensions:
         """Every outage and sanction-stopping relief, or those that can touch ``market_ids``
         (city-wide ones included): a payment needs only its vendor's markets."""
-        # One round trip for both: a payment asks this for every vendor it allocates to.
-        outage_query = select(
-            literal("o").label("what"),
-            Outage.market_id,
-            null().label("block_id"),
-            null().label("vendor_id"),
-            Outage.started_on,
-            Outage.ended_on,
-        )
-        relief_query = select(
-            literal("r").label("what"),
-            Relief.market_id,
-            Relief.block_id,
-            Relief.vendor_id,
-            Relief.valid_from,
-            Relief.valid_to,
-        ).where(
-            Relief.revoked_at.is_(None),
-            Relief.kind.in_((ReliefKind.EXEMPTION, ReliefKind.DEFERRAL)),
-        )
-        if market_ids is not None:
-            wanted = sorted(set(market_ids))
-            outage_query = outage_query.where(
-                Outage.market_id.is_(None) | Outage.market_id.in_(wanted)
-            )
-            relief_query = relief_query.where(
-                Relief.market_id.is_(None) | Relief.market_id.in_(wanted)
-            )
-        rows: list[Any] = list(session.execute(union_all(outage_query, relief_query)))
-        outages = [(m, s, e) for what, m, _b, _v, s, e in rows if what == "o"]
-        reliefs = [(m, b, v, s, e) for what, m, b, v, s, e in rows if what == "r"]
+        if market_ids is None:
+            rows: list[Any] = list(session.execute(_ALL_SUSPENSIONS))
+        else:
+            rows = list(session.execute(_MARKET_SUSPENSIONS, {"markets": sorted(set(market_ids))}))
         return cls(
-            tuple((m, s, e) for m, s, e in outages),
-            tuple((m, b, v, s, e) for m, b, v, s, e in reliefs),
+            tuple((m, s, e) for what, m, _b, _v, s, e in rows if what == "o"),
+            tuple((m, b, v, s, e) for what, m, b, v, s, e in rows if what == "r"),
         )
 
     def spans(self, bill: BillLike, as_of: date) -> list[tuple[date, date]]:

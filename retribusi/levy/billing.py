@@ -23,7 +23,7 @@ from fractions import Fraction
 from itertools import pairwise
 from typing import Any, Final, NamedTuple, cast
 
-from sqlalchemy import Select, Table, func, select, text
+from sqlalchemy import Select, Table, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from retribusi import clock
@@ -1115,20 +1115,24 @@ class OpenBill:
         return self.figures.outstanding_idr
 
 
+# Built once, as a payment reads it every time (see payments.ledger).
+_OPEN_BILLS = (
+    select(Bill)
+    .where(Bill.vendor_id == bindparam("vendor_id"), Bill.status.in_(OPEN_STATUSES))
+    .order_by(Bill.due_on, Bill.period_start, Bill.id)
+)
+_OPEN_BILLS_LOCKED = _OPEN_BILLS.with_for_update()
+
+
 def open_accounts(
     session: AnySession, vendor_id: int, as_of: date, *, lock: bool = False
 ) -> list[tuple[Bill, Account]]:
     """A vendor's issued and partly paid bills with something left on ``as_of``, oldest first
     (due date, then period, then id), each with its account. ``lock`` locks the rows
     (PostgreSQL) so two payments for one vendor allocate one after the other."""
-    query = (
-        select(Bill)
-        .where(Bill.vendor_id == vendor_id, Bill.status.in_(OPEN_STATUSES))
-        .order_by(Bill.due_on, Bill.period_start, Bill.id)
-    )
-    if lock and session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    bills = list(session.scalars(query))
+    locked = lock and session.get_bind().dialect.name == "postgresql"
+    query = _OPEN_BILLS_LOCKED if locked else _OPEN_BILLS
+    bills = list(session.scalars(query, {"vendor_id": vendor_id}))
     accounts = accounts_for(session, bills, as_of)
     return [
         (bill, accounts[bill.id])
