@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -160,21 +160,9 @@ class Claim:
 
 
 # Built once per dialect: every SNAP call claims its X-EXTERNAL-ID (see payments.ledger on why).
+# The columns come from the parameters given at execution.
 _CLAIM = {
     name: insert(ExternalIdClaim)
-    .values(
-        {
-            column: bindparam(column)
-            for column in (
-                "partner_id",
-                "business_date",
-                "external_id",
-                "service",
-                "request_key",
-                "call_id",
-            )
-        }
-    )
     .on_conflict_do_nothing(index_elements=["partner_id", "business_date", "external_id"])
     .returning(ExternalIdClaim.id)
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
